@@ -11,7 +11,8 @@ A page fails when
 * an image is broken (``naturalWidth == 0`` after load) or the server answered 4xx/5xx,
 * the browser logged a console error or the page threw an uncaught exception,
 * a GIF does not load, or Chromium's own decoder finds fewer than two frames in it,
-* (a problem page) its ``<mod>.gif`` or one of its ``viz/*.png`` is not shown,
+* (a problem page) its ``<mod>.gif`` or one of its ``viz/*.png`` is not shown, or it has
+  no link to another site (the paper's DOI, arXiv or publisher page),
 and the check fails when a page cannot be reached from the home page's navigation.
 
 Requests to any other host are blocked (the check is hermetic); images from other hosts
@@ -88,6 +89,8 @@ JS_THEME = """() => {
   return "";
 }"""
 JS_LINKS = """() => Array.from(document.querySelectorAll("a[href]"), (a) => a.href)"""
+JS_CONTENT_LINKS = """() =>
+  Array.from(document.querySelectorAll("article a[href]"), (a) => a.href)"""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -267,6 +270,14 @@ def _check_one(page, base: str, path: str, media, local, blocked) -> dict:
     for want in media or []:
         if want not in on_page:
             fail.append(f"{want} is in the problem folder but not shown on its page")
+    if media is not None:  # a problem page: its citation links to the paper
+        outside = [
+            h
+            for h in page.evaluate(JS_CONTENT_LINKS)
+            if h.startswith(("http://", "https://")) and not local(h) and "github.com/" not in h
+        ]
+        if not outside:
+            fail.append("no link to the paper (a DOI, arXiv or publisher URL) in the page")
     page.wait_for_timeout(300)  # let late console errors arrive
     fail += [f"console error: {text}" for text in console]
     n_local = sum(local(i["src"]) for i in images)
