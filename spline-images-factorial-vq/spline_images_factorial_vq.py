@@ -69,7 +69,7 @@ BUMP_SIGMA = 0.6
 Y_RANGE = (0.5, 6.5)
 
 CLASSIC_MODELS = ["vq24", "separate4x6", "factorial4x6", "pca5"]
-MODERN_MODELS: list[str] = []  # issue 6 adds the modern baselines (modern_vq.py)
+MODERN_MODELS = ["vqvae", "gumbel", "gmvq", "vqdraw"]  # modern_vq.py
 ALL_MODELS = CLASSIC_MODELS + MODERN_MODELS
 GRID = [(2, 12), (3, 8), (4, 6), (6, 4), (12, 2), (5, 6)]
 PAPER_TOTAL_BITS = 25.0  # paper: about 18 bits reconstruction + 7 bits code
@@ -196,7 +196,7 @@ def kl_bits(q: np.ndarray, log_q: np.ndarray, log_p: np.ndarray) -> np.ndarray:
     Returns:
         (N,) float64 bits.
     """
-    term = np.where(q > 0, q * (log_q - log_p[None]), 0.0)
+    term = np.where(q > 0, q * (np.where(q > 0, log_q, 0.0) - log_p[None]), 0.0)
     return term.sum(axis=(1, 2)) / LN2
 
 
@@ -948,8 +948,14 @@ def assess(models_metrics, cfg):
         best = min(means, key=means.get)
         out["best_model"] = best
         out["best_mean_total_bits"] = means[best]
-        if "factorial4x6" in means and best != "factorial4x6":
-            out["best_vs_factorial_bits"] = means["factorial4x6"] - means[best]
+        out["ranking"] = sorted(means, key=means.get)
+        out["mean_total_bits"] = means
+        if "factorial4x6" in means:
+            out["factorial_minus_best_bits"] = means["factorial4x6"] - means[best]
+            out["factorial_over_best_ratio"] = means["factorial4x6"] / means[best]
+            out["modern_beats_factorial"] = [
+                n for n in MODERN_MODELS if n in means and means[n] < means["factorial4x6"]
+            ]
     return out
 
 
@@ -1129,12 +1135,17 @@ def main(argv=None):
     print("config: " + json.dumps({k: v for k, v in cfg.items()}, default=str))
     t0 = time.perf_counter()
     metrics = {"models": run_sweep(cfg, models, n_seeds)}
+    sweep_wall = time.perf_counter() - t0
     if args.factor_grid:
         metrics["grid"] = run_factor_grid(cfg, n_seeds)
     if args.meanfield_check:
         mf = run_sweep(cfg, ["factorial4x6_mftrained"], n_seeds, verbose=True)
         metrics["meanfield_check"] = mf["factorial4x6_mftrained"]
     goals = assess(metrics["models"], cfg)
+    goals["sweep_wall_time_s"] = sweep_wall
+    if all(n in models for n in ALL_MODELS) and not args.smoke:
+        goals["all_models_sweep_goal_s"] = 180.0
+        goals["all_models_sweep_goal_met"] = bool(n_seeds >= 5 and sweep_wall < 180.0)
     metrics["goals"] = goals
     metrics["paper"] = {
         "total_bits": PAPER_TOTAL_BITS,

@@ -222,11 +222,79 @@ def fig_factor_grid(record, path):
     plt.close(fig)
 
 
+def fig_codebook_usage(record, path):
+    models = record["metrics"]["models"]
+    names = [n for n in s.ALL_MODELS if n in models and models[n]["perplexity"][0] is not None]
+    fig, ax = plt.subplots(figsize=(9, 3.8))
+    width = 0.8
+    for i, n in enumerate(names):
+        pq = np.array(models[n]["perplexity_per_quantiser"], dtype=float)  # (seeds, quantisers)
+        Q = pq.shape[1]
+        xs = i + (np.arange(Q) - (Q - 1) / 2) * width / max(Q, 1)
+        ax.bar(
+            xs,
+            pq.mean(0),
+            width=width / max(Q, 1) * 0.9,
+            color=COLORS.get(n),
+            yerr=pq.std(0),
+            capsize=2,
+        )
+    K = record["config"]["n_codes"]
+    ax.axhline(K, color="k", ls=":", lw=1, label=f"all {K} codes equally used")
+    ax.set_xticks(range(len(names)), names, rotation=15)
+    ax.set_ylabel("perplexity 2^H(mean posterior)")
+    ax.set_title("Codebook usage per quantiser (one bar per factor/stage; vq24 has 24 codes)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+
+
+def fig_vqdraw_vs_factorial(vqdraw, factorial, X_test, path, n=4):
+    import modern_vq as m
+
+    codes, _ = m.vqdraw_encode(vqdraw.params, X_test[:n], vqdraw.F, vqdraw.K)
+    stages = []
+    m.vqdraw_decode(vqdraw.params, codes, X_test.shape[1], vqdraw.K, stages=stages)
+    q, C = factorial.posterior(X_test[:n])
+    kmap = q.argmax(axis=2)  # (n, F) most probable code of each factor
+    F = C.shape[0]
+    contrib = np.stack([C[f, kmap[:, f]] for f in range(F)], axis=1)  # (n, F, D)
+    cum = np.cumsum(contrib, axis=1)
+    cols = 1 + len(stages) + F
+    fig, axes = plt.subplots(n, cols, figsize=(1.25 * cols, 1.0 * n + 0.7))
+    for i in range(n):
+        panels = [("held-out", X_test[i])]
+        panels += [(f"VQ-DRAW\nstage {j + 1}", stages[j][i]) for j in range(len(stages))]
+        panels += [(f"factorial\nf1..f{f + 1}", cum[i, f]) for f in range(F)]
+        for j, (title, img) in enumerate(panels):
+            ax = axes[i, j]
+            ax.imshow(img.reshape(s.IMG_H, s.IMG_W), cmap="gray", vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == 0:
+                ax.set_title(title, fontsize=7)
+    fig.suptitle(
+        "VQ-DRAW canvas after each stage vs. factorial VQ sum of its first f factors (MAP codes)",
+        fontsize=9,
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+
+
 def figures_of_run(seed, outdir, models=None):
     """Retrain at `seed` with the default config and draw the single-run figures."""
     cfg = s.config_from_args(s.build_parser().parse_args(["--seed", str(seed)]))
-    models = models or s.CLASSIC_MODELS
+    models = models or s.ALL_MODELS
     run = s.train_seed(seed, cfg, models, verbose=False, curves=True)
+    if "vqdraw" in run["fitted"]:
+        fig_vqdraw_vs_factorial(
+            run["fitted"]["vqdraw"],
+            run["fitted"]["factorial4x6"],
+            run["X_test"],
+            outdir / "vqdraw_vs_factorial.png",
+        )
     fig_data_samples(run["X"], run["ctrl"], outdir / "data_samples.png")
     fig_training_curves(run["curves"], run["metrics"], outdir / "training_curves.png")
     fig_codebooks(run["fitted"]["factorial4x6"], outdir / "factor_codebooks.png")
@@ -241,6 +309,7 @@ def figures_of_records(results_dir, outdir):
     head = load(results_dir, "headline.json")
     if head:
         fig_dl_bars(head, outdir / "dl_bars.png")
+        fig_codebook_usage(head, outdir / "codebook_usage.png")
     grid = load(results_dir, "grid.json")
     if grid and "grid" in grid["metrics"]:
         fig_factor_grid(grid, outdir / "factor_grid.png")
@@ -397,10 +466,41 @@ def block_meanfield(rec):
     return "\n".join(rows)
 
 
+def block_verdict(head):
+    g = head["metrics"]["goals"]
+    if "ranking" not in g:
+        return "(no ranking in the record)"
+    means = g["mean_total_bits"]
+    rank = " < ".join(f"{n} ({means[n]:.2f})" for n in g["ranking"])
+    lines = [f"- ranking by mean exact DL (bits/image, held-out): {rank}"]
+    best = g["best_model"]
+    if best == "factorial4x6":
+        lines.append(
+            "- **the factorial VQ gives the shortest description** of all models in the table"
+        )
+    else:
+        lines.append(
+            f"- **shortest description: {best}**, {g['factorial_minus_best_bits']:.2f} bits per image "
+            f"shorter than factorial4x6 (factorial / {best} = {g['factorial_over_best_ratio']:.2f})"
+        )
+    beats = g.get("modern_beats_factorial", [])
+    if beats:
+        lines.append(f"- modern methods that beat the factorial VQ: **{', '.join(beats)}**")
+    elif any(n in means for n in ["vqvae", "gumbel", "gmvq", "vqdraw"]):
+        lines.append("- no modern method beats the factorial VQ")
+    if "all_models_sweep_goal_s" in g:
+        lines.append(
+            f"- all models x {head['n_seeds']} seeds trained and scored in {g['sweep_wall_time_s']:.1f} s "
+            f"(goal < {g['all_models_sweep_goal_s']:g} s: {'met' if g['all_models_sweep_goal_met'] else 'NOT met'})"
+        )
+    return "\n".join(lines)
+
+
 BLOCKS = {
     "setup": ("headline.json", block_setup),
     "table": ("headline.json", block_table),
     "goals": ("headline.json", block_goals),
+    "verdict": ("headline.json", block_verdict),
     "paper": ("headline.json", block_paper),
     "grid": ("grid.json", block_grid),
     "meanfield": ("grid.json", block_meanfield),
