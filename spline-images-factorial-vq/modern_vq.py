@@ -382,6 +382,68 @@ def vqdraw_loss(params, X, a, alpha, F, K, codes=None):
     return float(loss), grads, choice
 
 
+# ------------------------------------------------------------------------ estimator check
+
+
+def gumbel_additive_loss(params, X, a, beta, tau, G):
+    """The factorial VQ's own model trained with the Gumbel-softmax relaxation (ablation).
+
+    Same encoder and additive codebook as spline_images_factorial_vq (init_svq params), but
+    the reconstruction is sum_f y_f @ C_f with y = softmax((logits + G) / tau) instead of
+    the exact expectation, and the KL is to a uniform prior, as in ``gumbel``:
+    L = a * mean_n ||x - sum_f y_f C_f||^2 + beta * mean_n KL(q || uniform) / ln 2.
+    Returns loss (float), grads (params' shapes; prior_logits gets zero).
+    """
+    N, D = X.shape
+    C = params["codebook"]
+    F, K = params["prior_logits"].shape
+    h, q, log_q = s.svq_posterior(params, X)
+    logits = (h @ params["W2"] + params["b2"]).reshape(N, F, K)
+    y = np.exp(s.log_softmax((logits + G) / tau, axis=2))
+    rec = y.reshape(N, F * K) @ C.reshape(F * K, D)
+    e = X - rec
+    kl = (q * (log_q + math.log(K))).sum() / (N * LN2)
+    loss = a * (e**2).sum() / N + beta * kl
+    g_rec = -2.0 * a * e / N
+    grads = {"codebook": (y.reshape(N, F * K).T @ g_rec).reshape(F, K, D)}
+    g_y = (g_rec @ C.reshape(F * K, D).T).reshape(N, F, K)
+    g_logits = softmax_backward(y, g_y, axis=2) / tau
+    g_logits += softmax_backward(q, beta * (log_q + math.log(K)) / (N * LN2), axis=2)
+    g_logits = g_logits.reshape(N, F * K)
+    grads["W2"] = h.T @ g_logits
+    grads["b2"] = g_logits.sum(axis=0)
+    g_h = (g_logits @ params["W2"].T) * (1.0 - h**2)
+    grads["W1"] = X.T @ g_h
+    grads["b1"] = g_h.sum(axis=0)
+    grads["prior_logits"] = np.zeros((F, K))
+    return float(loss), grads
+
+
+def fit_gumbel_additive(X, cfg, rngs, log=None):
+    """Train gumbel_additive_loss with the gumbel schedule; returns a FittedSVQ (uniform prior)."""
+    F, K = cfg["n_factors"], cfg["n_codes"]
+    c = dict(cfg, prior="uniform")
+    params = s.init_svq(rngs["init"], X.shape[1], F, K, cfg["n_hidden"], X_init=X)
+    opt = s.Adam(params, cfg["lr"])
+    n_steps, step = cfg["steps"], 0
+    while step < n_steps:
+        for idx in s.minibatches(rngs["train"], len(X), cfg["batch_size"]):
+            if step >= n_steps:
+                break
+            sig = s.sigma_at(step, n_steps, cfg)
+            a = 1.0 / (2.0 * sig**2 * LN2)
+            beta = s.kl_weight(step, n_steps, cfg["beta_start"], cfg["anneal_frac"])
+            G = gumbel_noise(rngs["train"], (len(idx), F, K))
+            loss, grads = gumbel_additive_loss(
+                params, X[idx], a, beta, tau_at(step, n_steps, cfg), G
+            )
+            opt.step(params, grads, s.lr_at(step, n_steps, cfg["lr"]))
+            step += 1
+            if log is not None and (step % cfg["log_every"] == 0 or step == n_steps):
+                log(step, s.FittedSVQ("factorial4x6_gumbeltrained", [params], c), loss, beta)
+    return s.FittedSVQ("factorial4x6_gumbeltrained", [params], c)
+
+
 # ------------------------------------------------------------------------ fitted models
 
 

@@ -62,6 +62,17 @@ def test_fd_vqdraw_with_frozen_choices():
     assert err < 1e-6
 
 
+def test_fd_gumbel_trained_additive_factorial():
+    rng = np.random.default_rng(9)
+    X = data()
+    p = s.init_svq(rng, 96, F, K, H, X)
+    G = m.gumbel_noise(rng, (len(X), F, K))
+    err = fd_max_rel_error(
+        with_parts(lambda pp: m.gumbel_additive_loss(pp, X, 3.0, 0.7, 0.5, G)), p
+    )
+    assert err < 1e-6
+
+
 def test_vqdraw_encode_decode_same_reconstruction():
     rng = np.random.default_rng(5)
     X = data(n=20)
