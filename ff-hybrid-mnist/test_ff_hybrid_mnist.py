@@ -234,7 +234,9 @@ def test_determinism(mnist):
     r1 = ff.run(_tiny_cfg(0), mnist, log=quiet)
     r2 = ff.run(_tiny_cfg(0), mnist, log=quiet)
     r3 = ff.run(_tiny_cfg(1), mnist, log=quiet)
-    assert r1["history"] == r2["history"]
+    for key in ("loss", "g_pos", "g_neg"):
+        assert r1["history"]["ff"][key] == r2["history"]["ff"][key]
+    assert r1["history"]["readout"] == r2["history"]["readout"]
     assert r1["metrics"]["test_error_pct"] == r2["metrics"]["test_error_pct"]
     assert r1["figures_data"]["rf"] == r2["figures_data"]["rf"]
     assert r1["history"]["ff"]["loss"] != r3["history"]["ff"]["loss"]
@@ -267,10 +269,10 @@ def test_ff_learns_at_reduced_scale(mnist):
     """Headline claim at small scale: FF features separate digits from hybrids and a
     linear read-out on them is far better than chance."""
     cfg = _tiny_cfg(0)
-    cfg.update(n_train=5000, n_holdout=1000, n_test=1000, epochs=3, readout_epochs=8)
-    cfg["layer_sizes"] = [784, 300, 300, 300]
+    cfg.update(n_train=3000, n_holdout=1000, n_test=1000, epochs=2, readout_epochs=8)
+    cfg["layer_sizes"] = [784, 200, 200, 200]
     cfg["batch_size"] = 100
-    cfg["lr"] = 0.003
+    cfg["lr"] = 0.001
     rec = ff.run(cfg, mnist, log=lambda *a, **k: None)
     sep = rec["metrics"]["goodness_separation_per_layer"]
     assert sep[0] > 0.2
