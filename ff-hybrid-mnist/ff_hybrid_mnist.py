@@ -634,16 +634,16 @@ def train_readout(F, y, F_val, y_val, cfg, rng, log=print):
 # ------------------------------------------------------------------------------ 7. CLI
 
 PRESETS = {
-    # seconds; CI runs it. Small net, 4,000 images, 2 epochs: exercises every code path.
+    # seconds; CI runs it. Small net, 3,000 images, 2 epochs: exercises every code path.
     "smoke": {
         "layer_sizes": [784, 200, 200, 200, 200],
         "epochs": 2,
-        "batch_size": 200,
+        "batch_size": 500,
         "lr": 0.001,
-        "n_train": 4000,
-        "n_holdout": 1000,
-        "n_test": 2000,
-        "readout_epochs": 5,
+        "n_train": 3000,
+        "n_holdout": 500,
+        "n_test": 1000,
+        "readout_epochs": 4,
         "random_baseline": False,
     },
     # target: test error < 5.21 % (reference v1) in < 15 min on 2 shared cores.

@@ -243,7 +243,50 @@ def block_env(results_dir: Path) -> str:
     return "\n".join(lines)
 
 
+def block_control(results_dir: Path) -> str:
+    rows = [
+        "| run | read-out held-out error %, untrained (random) network | "
+        "read-out held-out error %, after FF | read-out train error %, random / FF |",
+        "|---|---|---|---|",
+    ]
+    for tag in ("fast", "full"):
+        rec = load_record(results_dir, tag)
+        if rec is None:
+            continue
+        m = rec["metrics"]
+        rows.append(
+            f"| {tag} | {_fmt(m['random_features_holdout_error_pct'])} | "
+            f"{_fmt(m['holdout_error_pct'])} | {_fmt(m['random_features_train_error_pct'])} / "
+            f"{_fmt(m['train_error_pct'])} |"
+        )
+    return "\n".join(rows)
+
+
+def block_speed(results_dir: Path) -> str:
+    rows = [
+        "| run | FF matmul work (TFLOP) | FF train s | achieved GFLOP/s | "
+        "machine matmul GFLOP/s at start / at end | matmul_fraction (vs start) | "
+        "fraction vs end |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for tag in ("fast", "full"):
+        rec = load_record(results_dir, tag)
+        if rec is None:
+            continue
+        m = rec["metrics"]
+        after = m["achieved_gflops"] / m["machine_matmul_gflops_after"]
+        rows.append(
+            f"| {tag} | {_fmt(m['ff_matmul_tflop'], 2)} | {_fmt(m['ff_train_s'], 0)} | "
+            f"{_fmt(m['achieved_gflops'], 1)} | {_fmt(m['machine_matmul_gflops'], 1)} / "
+            f"{_fmt(m['machine_matmul_gflops_after'], 1)} | {_fmt(m['matmul_fraction'], 2)} | "
+            f"{_fmt(after, 2)} |"
+        )
+    return "\n".join(rows)
+
+
 BLOCKS = {
+    "control": block_control,
+    "speed": block_speed,
     "results": block_results,
     "goodness": block_goodness,
     "comparison": block_comparison,
