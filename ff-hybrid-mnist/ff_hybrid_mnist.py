@@ -682,6 +682,7 @@ DEFAULTS = {
     "random_baseline": True,
     "time_budget_s": None,
     "lr_fanin_ref": 784,
+    "readout_lr_grid": None,
 }
 
 
@@ -720,6 +721,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--readout-lr", type=float, default=None)
     p.add_argument("--readout-l2", type=float, default=None)
     p.add_argument(
+        "--readout-lr-grid",
+        type=str,
+        default=None,
+        help="comma-separated read-out learning rates; the best on held-out data is used",
+    )
+    p.add_argument("--save-weights", type=str, default=None, help="npz of the FF network")
+    p.add_argument(
         "--lr-fanin-ref",
         type=int,
         default=None,
@@ -750,6 +758,14 @@ def resolve_config(args) -> dict:
         if val is not None:
             cfg[key] = val
     cfg["random_baseline"] = bool(cfg["random_baseline"])
+    cfg["save_weights"] = args.save_weights
+    if args.readout_lr_grid is not None:
+        try:
+            cfg["readout_lr_grid"] = [float(v) for v in args.readout_lr_grid.split(",")]
+        except ValueError:
+            fail(f"--readout-lr-grid must be comma-separated numbers: {args.readout_lr_grid!r}")
+        if min(cfg["readout_lr_grid"]) <= 0:
+            fail("--readout-lr-grid values must be > 0")
     if cfg["time_budget_s"] is not None and not cfg["time_budget_s"] > 0:
         fail(f"--time-budget-s must be > 0, got {cfg['time_budget_s']}")
     if args.layer_sizes is not None:
@@ -868,7 +884,25 @@ def run(cfg: dict, data: dict, log=print, on_epoch=None, keep=False) -> dict:
     t_ro = time.perf_counter()
     F = np.concatenate(forward_features(layers, X)[-3:], axis=1)
     Fho = np.concatenate(forward_features(layers, Xho)[-3:], axis=1) if n_ho else None
-    W_ro, b_ro, ro_hist = train_readout(F, y, Fho, yho, cfg, rng_ro, log=log)
+    grid = cfg.get("readout_lr_grid") or []
+    if grid and n_ho:
+        # Choose the read-out learning rate on the held-out training images (never test).
+        best = None
+        ro_grid = {}
+        for lr_ro in grid:
+            c = {**cfg, "readout_lr": lr_ro}
+            res = train_readout(F, y, Fho, yho, c, rng_ro.spawn(1)[0], log=lambda *a, **k: None)
+            ro_grid[str(lr_ro)] = res[2]["val_err_pct"][-1]
+            log(f"  read-out lr {lr_ro:g}: held-out err {ro_grid[str(lr_ro)]:.2f}%", flush=True)
+            if best is None or ro_grid[str(lr_ro)] < best[0]:
+                best = (ro_grid[str(lr_ro)], lr_ro, res)
+        W_ro, b_ro, ro_hist = best[2]
+        ro_hist["chosen_lr"] = best[1]
+        ro_hist["grid_holdout_err_pct"] = ro_grid
+    else:
+        W_ro, b_ro, ro_hist = train_readout(F, y, Fho, yho, cfg, rng_ro, log=log)
+    if cfg.get("save_weights"):
+        np.savez(cfg["save_weights"], *[a for L in layers for a in (L["W"], L["b"])])
     train_err = float(100 * np.mean(predict(W_ro, b_ro, F) != y))
     ho_err = float(100 * np.mean(predict(W_ro, b_ro, Fho) != yho)) if n_ho else None
     softmax_s = time.perf_counter() - t_ro
