@@ -203,6 +203,7 @@ def model_statistics(
     E[v | h] = sigmoid(b_v + W h), so every expectation is a sum over 2^H states.
     These are the gradients of log Z (d log Z / dW = <v h^T>, etc.).
     Returns (vh (..., V, H), v (..., V), h (..., H)), float64.
+    Raises ValueError if H > 16.
     """
     H = W.shape[-1]
     if H > MAX_EXACT_HIDDEN:
@@ -239,7 +240,11 @@ def exact_loglik_grad(
 
 
 def noise_size(k: int, n_visible: int, n_hidden: int) -> int:
-    """Uniforms one chain of k Gibbs steps consumes per case: h0, then k times (v, h)."""
+    """Uniforms one chain of k Gibbs steps consumes per case: k * (V + H).
+
+    One for each sampled unit: h0 (H), then k visible samples (k V) and k - 1 hidden
+    samples (the last hidden step keeps probabilities).
+    """
     return k * (n_visible + n_hidden)
 
 
@@ -395,9 +400,11 @@ class Config:
 
 
 def seed_generators(seed: int) -> dict[str, np.random.Generator]:
-    """One root generator per run, split into named child generators."""
+    """One root seed per run, split into named child generators (data, heldout, init,
+    sample) via SeedSequence.spawn, so each stream is independent of the others."""
     names = ("data", "heldout", "init", "sample")
-    return dict(zip(names, np.random.default_rng(seed).spawn(len(names)), strict=True))
+    children = np.random.SeedSequence(seed).spawn(len(names))
+    return {n: np.random.default_rng(c) for n, c in zip(names, children, strict=True)}
 
 
 def make_datasets(cfg: Config, seeds: list[int]) -> tuple[np.ndarray, np.ndarray]:
