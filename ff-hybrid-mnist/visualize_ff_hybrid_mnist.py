@@ -87,8 +87,9 @@ def fig_curves(recs: dict, outdir: Path) -> Path:
     for tag, rec in recs.items():
         ffh = rec["history"]["ff"]
         loss = np.array(ffh["loss"])
-        for i in range(loss.shape[1]):
-            ax[0].plot(ffh["epoch"], loss[:, i], label=f"{tag} layer {i + 1}")
+        if tag != "full_rerun":  # same FF training as "full"
+            for i in range(loss.shape[1]):
+                ax[0].plot(ffh["epoch"], loss[:, i], label=f"{tag} layer {i + 1}")
         ro = rec["history"]["readout"]
         ax[1].plot(ro["epoch"], ro["train_err_pct"], label=f"{tag} train")
         if ro["val_err_pct"]:
@@ -193,7 +194,7 @@ def block_goodness(results_dir: Path) -> str:
         "digit-vs-hybrid accuracy at threshold |",
         "|---|---|---|---|---|---|",
     ]
-    for tag in ("fast", "full", "full_rerun"):
+    for tag in ("fast", "full"):  # full_rerun has the same network as full
         rec = load_record(results_dir, tag)
         if rec is None:
             continue
@@ -333,10 +334,14 @@ def main(argv=None) -> int:
     outdir = Path(args.outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     made = [fig_hybrids(outdir, args.seed, Path(args.data_dir))]
-    recs = {t: r for t in ("fast", "full") if (r := load_record(results, t)) is not None}
+    tags = ("fast", "full", "full_rerun")
+    recs = {t: r for t in tags if (r := load_record(results, t)) is not None}
     if recs:
         made.append(fig_curves(recs, outdir))
     for tag, rec in recs.items():
+        if tag == "full_rerun":  # same network as "full": only the read-out differs
+            made.append(fig_confusion(rec, outdir, tag))
+            continue
         made += [
             fig_goodness_hist(rec, outdir, tag),
             fig_receptive_fields(rec, outdir, tag),
