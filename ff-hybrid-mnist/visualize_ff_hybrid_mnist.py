@@ -168,18 +168,22 @@ def block_results(results_dir: Path) -> str:
         "matmul GFLOP/s (machine) | matmul_fraction |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for tag in ("smoke", "fast", "full", "full_rerun"):
+    for tag in ("smoke", "fast", "full", "full_rerun", "full_untrained"):
         rec = load_record(results_dir, tag)
         if rec is None:
             continue
         c, m = rec["config"], rec["metrics"]
         sizes = "-".join(str(s) for s in c["layer_sizes"])
         goal = ("<= " if tag.startswith("full") else "< ") + _fmt(m["goal_test_error_pct"])
+        met = "yes" if m["goal_met"] else "no"
+        if c["epochs"] == 0:  # untrained-network control: no FF, so no goal
+            goal, met = "control", "n/a"
+
         rows.append(
             f"| {tag} (seed {rec['seed']}) | {sizes} | {m['ff_epochs_completed']} | "
             f"{c['batch_size']} | "
             f"{_fmt(m['test_error_pct'])} | {_fmt(m['train_error_pct'])} | "
-            f"{_fmt(m['holdout_error_pct'])} | {goal} | {'yes' if m['goal_met'] else 'no'} | "
+            f"{_fmt(m['holdout_error_pct'])} | {goal} | {met} | "
             f"{_fmt(m['ff_train_s'], 0)} | {_fmt(m['softmax_train_s'], 0)} | "
             f"{_fmt(rec['wall_time_s'], 0)} | {_fmt(m['examples_per_s'], 0)} | "
             f"{_fmt(m['achieved_gflops'], 1)} ({_fmt(m['machine_matmul_gflops'], 1)}) | "
@@ -217,14 +221,14 @@ def block_comparison(results_dir: Path) -> str:
         "| reference v1 (earlier numpy reproduction) | 784-1000-1000-1000-1000 | 30 | "
         f"{ff.REFERENCE_V1_TEST_ERROR_PCT} |",
     ]
-    for tag in ("fast", "full", "full_rerun"):
+    for tag in ("fast", "full", "full_rerun", "full_untrained"):
         rec = load_record(results_dir, tag)
         if rec is None:
             continue
         c = rec["config"]
         sizes = "-".join(str(s) for s in c["layer_sizes"])
         rows.append(
-            f"| ours, {tag} preset | {sizes} | {rec['metrics']['ff_epochs_completed']} | "
+            f"| ours, {tag} | {sizes} | {rec['metrics']['ff_epochs_completed']} | "
             f"{_fmt(rec['metrics']['test_error_pct'])} |"
         )
     return "\n".join(rows)
