@@ -34,6 +34,14 @@ def load_record(results_dir: Path, name: str) -> dict | None:
     return json.loads(p.read_text()) if p.exists() else None
 
 
+def run_records(results_dir: Path):
+    """Yield (tag, record) for the fast, full and full_rerun records that exist."""
+    for tag in ("fast", "full", "full_rerun"):
+        rec = load_record(results_dir, tag)
+        if rec is not None:
+            yield tag, rec
+
+
 # ------------------------------------------------------------------ figures
 
 
@@ -236,10 +244,7 @@ def block_comparison(results_dir: Path) -> str:
 
 def block_env(results_dir: Path) -> str:
     lines = []
-    for tag in ("fast", "full", "full_rerun"):
-        rec = load_record(results_dir, tag)
-        if rec is None:
-            continue
+    for tag, rec in run_records(results_dir):
         e = rec["env"]
         lines.append(
             f"- {tag}: Python {e['python']}, numpy {e['numpy']}, {e['platform']}, "
@@ -254,10 +259,7 @@ def block_control(results_dir: Path) -> str:
         "read-out held-out error %, after FF | read-out train error %, random / FF |",
         "|---|---|---|---|",
     ]
-    for tag in ("fast", "full", "full_rerun"):
-        rec = load_record(results_dir, tag)
-        if rec is None:
-            continue
+    for tag, rec in run_records(results_dir):
         m = rec["metrics"]
         rows.append(
             f"| {tag} | {_fmt(m['random_features_holdout_error_pct'])} | "
@@ -274,10 +276,7 @@ def block_speed(results_dir: Path) -> str:
         "fraction vs end |",
         "|---|---|---|---|---|---|---|",
     ]
-    for tag in ("fast", "full", "full_rerun"):
-        rec = load_record(results_dir, tag)
-        if rec is None:
-            continue
+    for tag, rec in run_records(results_dir):
         m = rec["metrics"]
         after = m["achieved_gflops"] / m["machine_matmul_gflops_after"]
         rows.append(
