@@ -629,6 +629,54 @@ def train_svq(
     return params
 
 
+def training_free_energy_bits(params, X, cfg):
+    """Training objective at KL weight 1 and sigma_x on the training images X, bits/image.
+
+    The criterion that picks among restarts (never the held-out images). It is the free
+    energy, or v1's mean-field objective for a model trained on that (cfg['objective']).
+    """
+    exact = cfg.get("objective", "exact") == "exact"
+    loss, _, _ = svq_free_energy(
+        params, X, X, 1.0, cfg["sigma_x"], cfg["quant"], cfg["prior"] == "learned", exact
+    )
+    return loss
+
+
+def train_svq_restarts(X, cfg, rng_init, rng_train, n_factors, n_codes, log=None):
+    """Train cfg['restarts'] stochastic VQs from different initialisations; keep the best.
+
+    Each restart r gets its own child generators (drawn in order from rng_init and
+    rng_train, so the run stays reproducible) and is trained by train_svq. The restart
+    with the lowest training free energy (training_free_energy_bits) is kept; with a
+    log callback that restart is trained a second time, identically, with the callback.
+
+    Returns:
+        params of the chosen restart (dict of arrays).
+    """
+    R = int(cfg.get("restarts", 1))
+    seeds = [(int(rng_init.integers(2**62)), int(rng_train.integers(2**62))) for _ in range(R)]
+    best, best_fe, best_r = None, math.inf, 0
+    for r, (si, st) in enumerate(seeds):
+        p = train_svq(
+            X, cfg, np.random.default_rng(si), np.random.default_rng(st), n_factors, n_codes
+        )
+        fe = training_free_energy_bits(p, X, cfg)
+        if fe < best_fe:
+            best, best_fe, best_r = p, fe, r
+    if log is not None:
+        si, st = seeds[best_r]
+        best = train_svq(
+            X,
+            cfg,
+            np.random.default_rng(si),
+            np.random.default_rng(st),
+            n_factors,
+            n_codes,
+            log=log,
+        )
+    return best
+
+
 def train_pca(X, cfg, rng_train, n_components):
     """Closed-form probabilistic PCA (init_pca), then Adam on the exact bits-back DL."""
     params = init_pca(X, n_components, cfg["sigma_x"])
@@ -723,7 +771,7 @@ def fit_model(name, X, cfg, rngs, log=None):
         )
 
     if name == "vq24":
-        p = train_svq(X, cfg, rngs["init"], rngs["train"], 1, F * K, log=svq_log(name))
+        p = train_svq_restarts(X, cfg, rngs["init"], rngs["train"], 1, F * K, log=svq_log(name))
         return FittedSVQ(name, [p], cfg)
     if name == "factorial4x6_gumbeltrained":
         import modern_vq  # local import: modern_vq imports this module
@@ -732,7 +780,7 @@ def fit_model(name, X, cfg, rngs, log=None):
     if name.startswith("factorial"):
         ff, kk = cfg.get("grid_shape", (F, K))
         c = dict(cfg, objective="meanfield") if name.endswith("_mftrained") else cfg
-        p = train_svq(X, c, rngs["init"], rngs["train"], ff, kk, log=svq_log(name))
+        p = train_svq_restarts(X, c, rngs["init"], rngs["train"], ff, kk, log=svq_log(name))
         return FittedSVQ(name, [p], cfg)
     if name == "separate4x6":
         stages, R = [], X.copy()
@@ -1022,7 +1070,15 @@ def build_parser():
         help="pixel quantisation width; default sqrt(2 pi) sigma_x",
     )
     p.add_argument("--prior", choices=["learned", "uniform"], default="learned")
-    p.add_argument("--beta-start", type=float, default=0.1, help="initial KL weight (ramped to 1)")
+    p.add_argument(
+        "--beta-start", type=float, default=1.0, help="initial KL weight (ramped to 1; 1 = none)"
+    )
+    p.add_argument(
+        "--restarts",
+        type=int,
+        default=4,
+        help="vq24/factorial: restarts, the lowest training free energy is kept",
+    )
     p.add_argument("--anneal-frac", type=float, default=0.5)
     p.add_argument("--n-samples", type=int, default=500, help="bits-back samples per image")
     p.add_argument("--pca-components", type=int, default=5)
@@ -1059,6 +1115,7 @@ def validate(args, parser):
         "steps",
         "batch_size",
         "n_samples",
+        "restarts",
         "pca_components",
         "latent_dim",
         "log_every",
@@ -1113,6 +1170,7 @@ def config_from_args(args):
         "pixel_const_bits": pixel_const_bits(args.sigma_x, quant, IMG_H * IMG_W),
         "prior": args.prior,
         "beta_start": args.beta_start,
+        "restarts": args.restarts,
         "anneal_frac": args.anneal_frac,
         "n_samples": args.n_samples,
         "pca_components": args.pca_components,
@@ -1128,7 +1186,7 @@ def config_from_args(args):
         "n_curve_points": N_CURVE_POINTS,
     }
     if args.smoke:
-        cfg.update(n_images=40, steps=60, n_samples=20, pca_steps=10, log_every=20)
+        cfg.update(n_images=40, steps=60, n_samples=20, pca_steps=10, log_every=20, restarts=2)
     return cfg
 
 

@@ -40,7 +40,7 @@ def fd_max_rel_error(fun, params, eps=1e-6):
 
 def small_cfg(**kw):
     cfg = s.config_from_args(s.build_parser().parse_args([]))
-    cfg.update(n_images=60, steps=80, n_samples=10, pca_steps=5, log_every=40)
+    cfg.update(n_images=60, steps=80, n_samples=10, pca_steps=5, log_every=40, restarts=1)
     cfg.update(kw)
     return cfg
 
@@ -185,6 +185,26 @@ def test_same_seed_same_result_different_seed_differs():
         assert a[m]["total_bits"] != c[m]["total_bits"]
 
 
+def test_restarts_keep_lowest_training_free_energy_and_log_replays_it():
+    cfg = small_cfg(steps=40)
+    X, _ = s.make_spline_dataset(np.random.default_rng(0), 40)
+
+    def fit(restarts, log=None):
+        c = dict(cfg, restarts=restarts)
+        rngs = (np.random.default_rng(1), np.random.default_rng(2))
+        return s.train_svq_restarts(X, c, *rngs, 4, 6, log=log)
+
+    fe1 = s.training_free_energy_bits(fit(1), X, cfg)
+    p3 = fit(3)
+    fe3 = s.training_free_energy_bits(p3, X, cfg)
+    assert fe3 <= fe1  # restart 0 is the single run; the kept one is never worse
+    steps = []
+    p3_logged = fit(3, log=lambda step, params, loss, beta: steps.append(step))
+    assert steps and steps[-1] == cfg["steps"]
+    for k in p3:
+        assert np.array_equal(p3[k], p3_logged[k])
+
+
 def test_headline_claim_reduced_scale_factorial_beats_vq24():
     cfg = small_cfg(n_images=200, steps=600, n_samples=20)
     res = s.run_seed(0, cfg, ["vq24", "factorial4x6"], verbose=False)
@@ -224,6 +244,7 @@ def test_smoke_writes_valid_record(tmp_path):
         ["--sigma-x", "0"],
         ["--models", "vq24,nope"],
         ["--lr", "-1"],
+        ["--restarts", "0"],
         ["--n-images", "-5"],
         ["--json", "NOTADIR/x.json"],
     ],

@@ -325,16 +325,23 @@ def _ms(values, fmt="{:.2f}"):
 
 def block_setup(head):
     c = head["config"]
+    if c["beta_start"] < 1:
+        kl = f"KL weight ramp {c['beta_start']:g} -> 1 and training noise"
+    else:
+        kl = "KL weight 1 throughout (no ramp); training noise"
+    restarts = c.get("restarts", 1)
     return "\n".join(
         [
             f"- seeds {head['seed']}..{head['seed'] + head['n_seeds'] - 1} ({head['n_seeds']} seeds); "
             f"{c['n_images']} training + {c['n_images']} held-out images per seed",
             f"- pixel model: Gaussian, sigma_x = {c['sigma_x']:g}; quantisation width "
             f"{c['quant']:.4f} ({c['quant_rule']}); per-image pixel constant {c['pixel_const_bits']:.2f} bits",
-            f"- prior: {c['prior']}; KL weight ramp {c['beta_start']:g} -> 1 and training noise "
+            f"- prior: {c['prior']}; {kl} "
             f"{c['sigma_start']:g} -> {c['sigma_x']:g} over the first {c['anneal_frac']:.0%} of "
             f"{c['steps']} Adam steps (lr {c['lr']:g}, batch {c['batch_size']}, {c['n_hidden']} tanh "
             "hidden units)",
+            f"- vq24 and the factorial VQs: best of {restarts} restarts by training free energy "
+            "(held-out images never used for a choice)",
             f"- sampled bits-back: {c['n_samples']} draws per held-out image",
             f"- whole sweep wall time {head['wall_time_s']:.1f} s on {head['env']['cpu_count']} cores "
             f"({head['env']['platform']}, numpy {head['env']['numpy']})",
