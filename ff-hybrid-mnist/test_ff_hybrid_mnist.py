@@ -63,6 +63,26 @@ def test_ff_layer_gradient_fd(kind):
     assert np.min(np.abs(X @ W + b)) > 1e-4
 
 
+def test_peer_norm_pushes_quiet_units_up_even_when_off():
+    rng = np.random.default_rng(1)
+    n, d_in, d_out = 4, 5, 3
+    X = ff.length_normalise(rng.standard_normal((2 * n, d_in)))
+    W = rng.standard_normal((d_in, d_out))
+    b = np.array([-50.0, 0.0, 0.0])  # unit 0 is off on every row
+    sign = np.concatenate([np.ones(n), -np.ones(n)])
+    _, cache = ff.ff_layer_forward(W, b, X, sign, 1.0, "mean")
+    assert np.all(cache["H"][:, 0] == 0)
+    mean_act = np.array([0.0, 1.0, 2.0])
+    pdz = ff.peer_norm_dz(mean_act, 0.5, n)
+    # below the layer mean (1.0): pushed up (negative descent direction), above: down
+    assert pdz[0] < 0 and pdz[1] == 0 and pdz[2] > 0
+    _, db0 = ff.ff_layer_backward(cache)
+    _, db1 = ff.ff_layer_backward(cache, peer_dz=pdz)
+    # only the positive rows get the term; the dead unit's bias gradient becomes non-zero
+    assert db0[0] == 0
+    np.testing.assert_allclose(db1 - db0, n * pdz, rtol=1e-12)
+
+
 def test_softmax_readout_gradient_fd():
     rng = np.random.default_rng(1)
     n, d, k = 7, 6, 10
@@ -201,6 +221,8 @@ def test_missing_file_one_line_error(tmp_path):
         ["--threshold", "-2"],
         ["--preset", "huge"],
         ["--n-blur", "-3"],
+        ["--peer-norm", "-1"],
+        ["--weight-cost", "-0.1"],
     ],
 )
 def test_bad_input_one_line_error(args, tmp_path):
