@@ -34,6 +34,8 @@ import numpy as np
 
 HEADLINE_ARGS = ["--preset", "fast"]
 HEADLINE_BUDGET_S = 1500
+FULL_ARGS = ["--preset", "full"]
+FULL_BUDGET_S = 7200
 
 PROG = "ff_hybrid_mnist.py"
 HERE = Path(__file__).resolve().parent
@@ -709,6 +711,7 @@ PRESETS = {
         "n_holdout": 5000,
         "n_test": 10000,
         "readout_epochs": 30,
+        "readout_lr_grid": [0.03, 0.1, 0.3],
         "time_budget_s": 3600,
     },
 }

@@ -7,6 +7,11 @@ which declares two module-level constants read here with :mod:`ast` (never impor
     HEADLINE_ARGS = ["--sweep", "100"]   # extra CLI arguments of the headline run
     HEADLINE_BUDGET_S = 120              # wall-time budget of that run, in seconds
 
+and may declare a long configuration, run only on request:
+
+    FULL_ARGS = ["--preset", "full"]     # extra CLI arguments of the full run
+    FULL_BUDGET_S = 7200                 # its wall-time budget, in seconds
+
 Modes
 -----
 default      run each problem's headline configuration in its own process with
@@ -17,6 +22,8 @@ default      run each problem's headline configuration in its own process with
              RESULTS.md, README.md or any committed record.
 --collect    run nothing; rebuild RESULTS.md and the README table from the committed
              ``<slug>/results/headline.json`` records.
+--full       run the FULL_ARGS configuration of each problem that declares one, store
+             the record as ``<slug>/results/full.json``; the tables are not touched.
 
 Exits 0 when every selected problem ran inside its budget and wrote a valid record,
 1 naming the problems that failed or overran, 2 on bad arguments.
@@ -50,6 +57,7 @@ CATALOG_ORDER = [
 ]
 RECORD_KEYS = ("stub", "paper", "seed", "headline", "metrics", "reproduces", "wall_time_s")
 HEADLINE_KEYS = ("name", "value", "unit", "paper_value", "better")
+CONSTANTS = ("HEADLINE_ARGS", "HEADLINE_BUDGET_S", "FULL_ARGS", "FULL_BUDGET_S")
 README_START = "<!-- problems:start -->"
 README_END = "<!-- problems:end -->"
 DEFAULT_SMOKE_BUDGET_S = 60.0
@@ -72,6 +80,8 @@ class Problem:
     script: Path
     headline_args: list[str] = field(default_factory=list)
     headline_budget_s: float = 600.0
+    full_args: list[str] | None = None
+    full_budget_s: float = 7200.0
 
     @property
     def mod(self) -> str:
@@ -83,7 +93,8 @@ class Problem:
 
 
 def read_constants(script: Path) -> dict:
-    """Return the literal module-level constants HEADLINE_ARGS / HEADLINE_BUDGET_S.
+    """Return the literal module-level constants HEADLINE_ARGS / HEADLINE_BUDGET_S (and
+    the optional FULL_ARGS / FULL_BUDGET_S; FULL_ARGS is None when absent).
 
     Parses ``script`` with :mod:`ast`; nothing is executed. Raises ValueError when a
     constant is present but not a literal of the right type.
@@ -97,7 +108,7 @@ def read_constants(script: Path) -> dict:
             target = node.target
         else:
             continue
-        if isinstance(target, ast.Name) and target.id in ("HEADLINE_ARGS", "HEADLINE_BUDGET_S"):
+        if isinstance(target, ast.Name) and target.id in CONSTANTS:
             try:
                 found[target.id] = ast.literal_eval(node.value)
             except ValueError as exc:
@@ -108,7 +119,18 @@ def read_constants(script: Path) -> dict:
     budget = found.get("HEADLINE_BUDGET_S", 600)
     if not (isinstance(budget, (int, float)) and budget > 0):
         raise ValueError(f"{script}: HEADLINE_BUDGET_S must be a positive number")
-    return {"HEADLINE_ARGS": args, "HEADLINE_BUDGET_S": float(budget)}
+    full = found.get("FULL_ARGS")
+    if full is not None and not (isinstance(full, list) and all(isinstance(a, str) for a in full)):
+        raise ValueError(f"{script}: FULL_ARGS must be a list of strings")
+    full_budget = found.get("FULL_BUDGET_S", 7200)
+    if not (isinstance(full_budget, (int, float)) and full_budget > 0):
+        raise ValueError(f"{script}: FULL_BUDGET_S must be a positive number")
+    return {
+        "HEADLINE_ARGS": args,
+        "HEADLINE_BUDGET_S": float(budget),
+        "FULL_ARGS": full,
+        "FULL_BUDGET_S": float(full_budget),
+    }
 
 
 def discover(root: Path = ROOT) -> list[Problem]:
@@ -127,6 +149,8 @@ def discover(root: Path = ROOT) -> list[Problem]:
                     script,
                     consts["HEADLINE_ARGS"],
                     consts["HEADLINE_BUDGET_S"],
+                    consts["FULL_ARGS"],
+                    consts["FULL_BUDGET_S"],
                 )
             )
 
@@ -212,9 +236,19 @@ class Outcome:
     reason: str = ""
 
 
-def run_problem(problem: Problem, smoke: bool, budget_s: float, json_path: Path) -> Outcome:
-    """Run one problem in its own process (own session, killed whole on overrun)."""
-    extra = ["--smoke"] if smoke else list(problem.headline_args)
+def run_problem(
+    problem: Problem, smoke: bool, budget_s: float, json_path: Path, full: bool = False
+) -> Outcome:
+    """Run one problem in its own process (own session, killed whole on overrun).
+
+    smoke: its --smoke configuration; full: its FULL_ARGS; otherwise HEADLINE_ARGS.
+    """
+    if smoke:
+        extra = ["--smoke"]
+    elif full:
+        extra = list(problem.full_args or [])
+    else:
+        extra = list(problem.headline_args)
     root = problem.folder.parent
     cmd = [sys.executable, str(problem.script.relative_to(root)), *extra, "--json", str(json_path)]
     start = time.perf_counter()
@@ -421,6 +455,11 @@ def main(argv: list[str] | None = None) -> int:
     mode.add_argument(
         "--collect", action="store_true", help="rebuild the tables from committed records only"
     )
+    mode.add_argument(
+        "--full",
+        action="store_true",
+        help="run the long FULL_ARGS configuration of the problems that declare one",
+    )
     parser.add_argument("--only", action="append", metavar="SLUG", help="run this problem only")
     parser.add_argument(
         "--out", type=Path, help="with --smoke: where to write the table (default: a temp file)"
@@ -460,21 +499,27 @@ def main(argv: list[str] | None = None) -> int:
         print("rewrote RESULTS.md and the README problems table from committed records")
         return 0
 
+    if args.full:
+        selected = [p for p in selected if p.full_args is not None]
     if not selected:
-        parser.error("no problem folders found")
+        parser.error("no problem folders found" + (" with FULL_ARGS" if args.full else ""))
     commit, machine = git_commit(), machine_description()
-    kind = "smoke" if args.smoke else "headline"
+    kind = "smoke" if args.smoke else "full" if args.full else "headline"
     print(f"run_all: {kind} run of {len(selected)} problem(s) at {commit} on {machine}")
     outcomes: list[Outcome] = []
     total_start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="run_all_") as tmp:
         for i, p in enumerate(selected, 1):
-            budget = args.smoke_budget if args.smoke else p.headline_budget_s
-            shown = "--smoke" if args.smoke else " ".join(p.headline_args) or "(defaults)"
+            if args.smoke:
+                budget, shown = args.smoke_budget, "--smoke"
+            elif args.full:
+                budget, shown = p.full_budget_s, " ".join(p.full_args or []) or "(defaults)"
+            else:
+                budget, shown = p.headline_budget_s, " ".join(p.headline_args) or "(defaults)"
             print(
                 f"[{i}/{len(selected)}] {p.slug}: {shown} (budget {budget:.0f} s) ...", flush=True
             )
-            out = run_problem(p, args.smoke, budget, Path(tmp) / f"{p.slug}.json")
+            out = run_problem(p, args.smoke, budget, Path(tmp) / f"{p.slug}.json", args.full)
             if out.ok:
                 out.record["provenance"].update(commit=commit, machine=machine)
                 h = out.record["headline"]
@@ -485,7 +530,8 @@ def main(argv: list[str] | None = None) -> int:
                     flush=True,
                 )
                 if not args.smoke:
-                    write_atomic(p.record_path, json.dumps(out.record, indent=2) + "\n")
+                    dest = p.folder / "results" / "full.json" if args.full else p.record_path
+                    write_atomic(dest, json.dumps(out.record, indent=2) + "\n")
             else:
                 print(f"[{i}/{len(selected)}] {p.slug}: FAILED — {out.reason}", flush=True)
             outcomes.append(out)
@@ -498,7 +544,7 @@ def main(argv: list[str] | None = None) -> int:
         out_path = args.out or Path(tempfile.gettempdir()) / "hinton-problems-smoke.md"
         write_atomic(out_path, results_markdown(records, note))
         print(f"run_all: smoke table written to {out_path}")
-    else:
+    elif not args.full:
         write_tables(problems)
         print("run_all: rewrote RESULTS.md and the README problems table")
 

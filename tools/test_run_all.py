@@ -73,6 +73,24 @@ def test_read_constants_rejects_non_literals(tmp_path):
         run_all.read_constants(script)
 
 
+def test_full_constants_optional_and_used_by_full_runs(tmp_path):
+    make_problem(tmp_path, "toy", "ok")
+    (problem,) = run_all.discover(tmp_path)
+    assert problem.full_args is None
+    script = tmp_path / "toy" / "toy.py"
+    script.write_text(
+        script.read_text() + 'FULL_ARGS = ["--mode", "ok", "--big"]\nFULL_BUDGET_S = 9\n'
+    )
+    (problem,) = run_all.discover(tmp_path)
+    assert problem.full_args == ["--mode", "ok", "--big"] and problem.full_budget_s == 9.0
+    out = run_all.run_problem(problem, False, 20, tmp_path / "rec.json", full=True)
+    assert out.ok
+    assert out.record["provenance"]["command"] == "python3 toy/toy.py --mode ok --big"
+    script.write_text("FULL_ARGS = '--big'\n")
+    with pytest.raises(ValueError, match="FULL_ARGS must be a list"):
+        run_all.read_constants(script)
+
+
 @pytest.mark.parametrize(
     ("mode", "budget", "ok", "reason"),
     [
