@@ -1,0 +1,62 @@
+"""Tests for dl_bounds.py (measured bounds behind the 3x goal)."""
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import dl_bounds as b
+import numpy as np
+import pytest
+import spline_images_factorial_vq as s
+
+HERE = Path(__file__).resolve().parent
+
+
+def test_mixture_nll_is_log_sum_exp_and_below_best_single_code():
+    rng = np.random.default_rng(0)
+    X, T = rng.random((5, 96)), rng.random((7, 96))
+    log_pi = np.log(rng.dirichlet(np.ones(7)))
+    sig, quant = 0.3, 0.2
+    got = b.mixture_nll_bits(X, T, log_pi, sig, quant)
+    for n in range(5):
+        bits_k = s.sse_to_bits(((X[n] - T) ** 2).sum(1), sig, quant, 96) - log_pi / math.log(2)
+        direct = -math.log2(sum(2.0 ** (-bk) for bk in bits_k))
+        assert got[n] == pytest.approx(direct, rel=1e-10)
+        assert got[n] <= bits_k.min() + 1e-9  # sending the single best code costs more
+
+
+def test_em_does_not_increase_training_nll():
+    X, _ = s.make_spline_dataset(np.random.default_rng(1), 300)
+    T0, lp0 = b.fit_free_mixture(X, 12, 0.15, np.random.default_rng(2), kmeans_iters=5, em_iters=0)
+    T1, lp1 = b.fit_free_mixture(X, 12, 0.15, np.random.default_rng(2), kmeans_iters=5, em_iters=5)
+    q = math.sqrt(2 * math.pi) * 0.15
+    assert b.mixture_nll_bits(X, T1, lp1, 0.15, q).mean() <= (
+        b.mixture_nll_bits(X, T0, lp0, 0.15, q).mean() + 1e-9
+    )
+
+
+def test_smoke_record(tmp_path):
+    out = tmp_path / "bounds.json"
+    rec = b.main(["--smoke", "--json", str(out)])
+    assert json.loads(out.read_text())["metrics"]["summary"] == rec["metrics"]["summary"]
+    summ = rec["metrics"]["summary"]
+    assert summ["chosen_by_training_dl"] in [r["name"] for r in rec["metrics"]["ablations"]]
+    assert summ["factorial_needed_for_3x_bits"] == pytest.approx(summ["default_vq24_bits"] / 3)
+    assert rec["reproduces"] in ("yes", "partial", "no")
+
+
+@pytest.mark.parametrize("args", [["--sweep", "0"], ["--n-large", "100"], ["--n-large", "-1"]])
+def test_bad_input_one_line_error(tmp_path, args):
+    out = tmp_path / "never.json"
+    r = subprocess.run(
+        [sys.executable, str(HERE / "dl_bounds.py"), *args, "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "error:" in lines[0] and "Traceback" not in r.stderr
+    assert not out.exists()
