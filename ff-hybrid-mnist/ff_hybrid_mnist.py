@@ -571,12 +571,16 @@ def train_ff(
         if on_epoch is not None:
             on_epoch(ep + 1, layers, hist)
         if budget is not None and ep + 1 < epochs:
-            # Safety for shared machines: shorten the run (and so compress the learning-
-            # rate schedule) if the remaining epochs would not fit in the time budget.
-            fit = int((budget - el) // (el / (ep + 1))) + ep + 1
-            if fit < epochs:
-                epochs = max(fit, ep + 1)
-                log(f"  time budget: total epochs cut to {epochs}", flush=True)
+            # Safety for shared machines: fit the run into the time budget by choosing the
+            # total number of epochs from the pace so far. While the learning rate is still
+            # constant (first half) the total may move either way, never above the planned
+            # number; once the decay has started it can only shrink (compressing the decay).
+            fit = max(int((budget - el) // (el / (ep + 1))) + ep + 1, ep + 1)
+            in_first_half = ep + 1 < epochs / 2
+            new = min(fit, hist["epochs_planned"]) if in_first_half else min(fit, epochs)
+            if new != epochs:
+                epochs = new
+                log(f"  time budget: total epochs now {epochs}", flush=True)
         now = time.perf_counter()
         if now - t_last > 20 or ep + 1 == epochs or ep == 0:
             eta = el / (ep + 1) * (epochs - ep - 1)

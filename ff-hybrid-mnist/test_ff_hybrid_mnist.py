@@ -305,3 +305,14 @@ def test_ff_learns_at_reduced_scale(mnist):
 def test_readme_in_sync_with_records():
     readme = (HERE / "README.md").read_text()
     assert viz.render_readme(readme, HERE / "results") == readme
+
+
+def test_time_budget_cuts_epochs(mnist):
+    X = mnist["train_images"][:400].reshape(400, -1).astype(np.float32) / 255.0
+    cfg = {**ff.DEFAULTS, **ff.PRESETS["smoke"], "layer_sizes": [784, 20, 20, 20]}
+    cfg.update(epochs=3, time_budget_s=1e-9)
+    _, hist = ff.train_ff(X, cfg, np.random.default_rng(0), log=lambda *a, **k: None)
+    assert hist["epochs_planned"] == 3 and hist["epochs_completed"] == 1
+    cfg.update(time_budget_s=1e9)
+    _, hist = ff.train_ff(X, cfg, np.random.default_rng(0), log=lambda *a, **k: None)
+    assert hist["epochs_completed"] == 3

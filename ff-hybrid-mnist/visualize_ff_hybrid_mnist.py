@@ -34,9 +34,15 @@ def load_record(results_dir: Path, name: str) -> dict | None:
     return json.loads(p.read_text()) if p.exists() else None
 
 
+#: FF runs shown in the README: the two presets, and the full network under the earlier
+#: recipe (Adam, mean goodness, batch 1000); "full_untrained" is the no-FF control.
+RUN_TAGS = ("fast", "full", "full_adam")
+ALL_TAGS = ("smoke", *RUN_TAGS, "full_untrained")
+
+
 def run_records(results_dir: Path):
-    """Yield (tag, record) for the fast, full and full_rerun records that exist."""
-    for tag in ("fast", "full", "full_rerun"):
+    """Yield (tag, record) for the FF run records (RUN_TAGS) that exist."""
+    for tag in RUN_TAGS:
         rec = load_record(results_dir, tag)
         if rec is not None:
             yield tag, rec
@@ -71,16 +77,17 @@ def fig_goodness_hist(rec: dict, outdir: Path, tag: str) -> Path:
     hs = rec["figures_data"]["goodness_hist"]
     n = len(hs)
     fig, ax = plt.subplots(1, n, figsize=(3.2 * n, 2.8))
-    thr = rec["config"]["threshold"]
+    thr = ff.layer_thresholds(rec["config"])
+    kind = rec["config"]["goodness"]
     for i, h in enumerate(hs):
         e = np.array(h["edges"])
         ctr = (e[:-1] + e[1:]) / 2
         w = e[1] - e[0]
         ax[i].bar(ctr, h["pos"], width=w, alpha=0.6, label="test digits")
         ax[i].bar(ctr, h["neg"], width=w, alpha=0.6, label="hybrids")
-        ax[i].axvline(thr, color="k", lw=0.8, ls="--")
+        ax[i].axvline(thr[i], color="k", lw=0.8, ls="--")
         ax[i].set_title(f"layer {i + 1}")
-        ax[i].set_xlabel("goodness (mean h^2)")
+        ax[i].set_xlabel(f"goodness ({kind} of h^2)")
     ax[0].legend(fontsize=7)
     fig.suptitle(f"Goodness of test digits vs hybrids ({tag} run; dashed = threshold)")
     fig.tight_layout()
@@ -95,15 +102,15 @@ def fig_curves(recs: dict, outdir: Path) -> Path:
     for tag, rec in recs.items():
         ffh = rec["history"]["ff"]
         loss = np.array(ffh["loss"])
-        if tag != "full_rerun":  # same FF training as "full"
-            for i in range(loss.shape[1]):
-                ax[0].plot(ffh["epoch"], loss[:, i], label=f"{tag} layer {i + 1}")
+        for i in range(loss.shape[1]):
+            ax[0].plot(ffh["epoch"], loss[:, i], label=f"{tag} layer {i + 1}")
         ro = rec["history"]["readout"]
         ax[1].plot(ro["epoch"], ro["train_err_pct"], label=f"{tag} train")
         if ro["val_err_pct"]:
             ax[1].plot(ro["epoch"], ro["val_err_pct"], ls="--", label=f"{tag} held-out")
     ax[0].set_xlabel("FF epoch")
     ax[0].set_ylabel("per-layer FF loss (nats)")
+    ax[0].set_yscale("log")  # sum goodness (fast, full) and mean goodness (full_adam) differ
     ax[0].set_title("FF loss per layer")
     ax[0].legend(fontsize=6, ncol=2)
     ax[1].set_xlabel("read-out epoch (FF network frozen)")
@@ -176,7 +183,7 @@ def block_results(results_dir: Path) -> str:
         "matmul GFLOP/s (machine) | matmul_fraction |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for tag in ("smoke", "fast", "full", "full_rerun", "full_untrained"):
+    for tag in ALL_TAGS:
         rec = load_record(results_dir, tag)
         if rec is None:
             continue
@@ -206,7 +213,7 @@ def block_goodness(results_dir: Path) -> str:
         "digit-vs-hybrid accuracy at threshold |",
         "|---|---|---|---|---|---|",
     ]
-    for tag in ("fast", "full"):  # full_rerun has the same network as full
+    for tag in RUN_TAGS:
         rec = load_record(results_dir, tag)
         if rec is None:
             continue
@@ -229,7 +236,7 @@ def block_comparison(results_dir: Path) -> str:
         "| reference v1 (earlier numpy reproduction) | 784-1000-1000-1000-1000 | 30 | "
         f"{ff.REFERENCE_V1_TEST_ERROR_PCT} |",
     ]
-    for tag in ("fast", "full", "full_rerun", "full_untrained"):
+    for tag in (*RUN_TAGS, "full_untrained"):
         rec = load_record(results_dir, tag)
         if rec is None:
             continue
@@ -337,14 +344,10 @@ def main(argv=None) -> int:
     outdir = Path(args.outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     made = [fig_hybrids(outdir, args.seed, Path(args.data_dir))]
-    tags = ("fast", "full", "full_rerun")
-    recs = {t: r for t in tags if (r := load_record(results, t)) is not None}
+    recs = dict(run_records(results))
     if recs:
         made.append(fig_curves(recs, outdir))
     for tag, rec in recs.items():
-        if tag == "full_rerun":  # same network as "full": only the read-out differs
-            made.append(fig_confusion(rec, outdir, tag))
-            continue
         made += [
             fig_goodness_hist(rec, outdir, tag),
             fig_receptive_fields(rec, outdir, tag),
