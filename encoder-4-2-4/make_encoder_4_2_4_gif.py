@@ -3,9 +3,10 @@
     python3 encoder-4-2-4/make_encoder_4_2_4_gif.py [--seed 0] [--outdir encoder-4-2-4]
 
 Trains seeds seed..seed+7 with the paper's procedure (encoder_4_2_4.py, method anneal)
-and animates the first one that solves the encoder: left, the mean hidden code
-p(H = 1 | pattern) of each pattern on the unit square with its trail; right, a Hinton
-diagram of the weights. Writes <outdir>/encoder_4_2_4.gif (kept under 2 MB).
+and animates the first one whose final network has four codes and recall 4/4: left, the
+mean hidden code p(H = 1 | pattern) of each pattern on the unit square with its trail;
+right, a Hinton diagram of the weights, within-group weights included. Writes
+<outdir>/encoder_4_2_4.gif (kept under 2 MB).
 """
 
 from __future__ import annotations
@@ -33,12 +34,14 @@ def frame_cycles(n_cycles: int) -> list[int]:
 
 
 def render(hist, k, c, T, max_w):
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(8.4, 4.2), gridspec_kw={"width_ratios": [1.6, 1]})
-    W, b_v, b_h = hist["W"][c][k], hist["b_v"][c][k], hist["b_h"][c][k]
-    ev = E.evaluate(W[None], b_v[None], b_h[None], T)
+    fig, (ax1, ax2) = plt.subplots(
+        1, 2, figsize=(9.6, 4.4), gridspec_kw={"width_ratios": [1.5, 1.3]}
+    )
+    params = [hist[x][c][k] for x in E.PARAM_NAMES]
+    ev = E.evaluate(*(x[None] for x in params), T)
     V.draw_codes(ax1, hist["code_mean"], k, upto=c)
     ax1.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    V.draw_hinton(ax2, W, b_v, b_h, max_w=max_w)
+    V.draw_hinton(ax2, *params, max_w=max_w)
     fig.suptitle(
         f"learning cycle {c}: {ev['n_codes'][0]} distinct codes, recall {ev['recall'][0]}/4, "
         f"KL {ev['kl_bits'][0]:.2f} bits",
@@ -62,7 +65,7 @@ def main(argv=None) -> int:
         p.error("--seed must be >= 0, --cycles >= 1 and --fps > 0")
     cfg, res, hist = V.train_with_history(range(a.seed, a.seed + 8), cycles=a.cycles)
     k = V.first_solved(res)
-    max_w = float(max(np.abs(hist["W"][:, k]).max(), np.abs(hist["b_v"][:, k]).max(), 1.0))
+    max_w = float(max(max(np.abs(hist[x][:, k]).max() for x in E.PARAM_NAMES), 1.0))
     frames = [render(hist, k, c, cfg.temperature, max_w) for c in frame_cycles(a.cycles)]
     a.outdir.mkdir(parents=True, exist_ok=True)
     out = a.outdir / "encoder_4_2_4.gif"
