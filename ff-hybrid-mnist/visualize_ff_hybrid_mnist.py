@@ -34,10 +34,10 @@ def load_record(results_dir: Path, name: str) -> dict | None:
     return json.loads(p.read_text()) if p.exists() else None
 
 
-#: FF runs shown in the README: the two presets, and the full network under the earlier
-#: recipe (Adam, mean goodness, batch 1000); "full_untrained" is the no-FF control.
-RUN_TAGS = ("fast", "full", "full_adam")
-ALL_TAGS = ("smoke", *RUN_TAGS, "full_untrained")
+#: FF runs shown in the README: the two presets, and the fast network trained with the
+#: earlier recipe (Adam, mean goodness against 2.0, batch 500) as an ablation.
+RUN_TAGS = ("fast", "fast_adam", "full")
+ALL_TAGS = ("smoke", *RUN_TAGS)
 
 
 def run_records(results_dir: Path):
@@ -236,7 +236,7 @@ def block_comparison(results_dir: Path) -> str:
         "| reference v1 (earlier numpy reproduction) | 784-1000-1000-1000-1000 | 30 | "
         f"{ff.REFERENCE_V1_TEST_ERROR_PCT} |",
     ]
-    for tag in (*RUN_TAGS, "full_untrained"):
+    for tag in RUN_TAGS:
         rec = load_record(results_dir, tag)
         if rec is None:
             continue
@@ -279,18 +279,18 @@ def block_control(results_dir: Path) -> str:
 def block_speed(results_dir: Path) -> str:
     rows = [
         "| run | FF matmul work (TFLOP) | FF train s | achieved GFLOP/s | "
-        "machine matmul GFLOP/s at start / at end | matmul_fraction (vs start) | "
-        "fraction vs end |",
+        "machine matmul GFLOP/s at start / at end | matmul_fraction (recorded, vs start) | "
+        "fraction vs the faster benchmark |",
         "|---|---|---|---|---|---|---|",
     ]
     for tag, rec in run_records(results_dir):
         m = rec["metrics"]
-        after = m["achieved_gflops"] / m["machine_matmul_gflops_after"]
+        best = max(m["machine_matmul_gflops"], m["machine_matmul_gflops_after"])
         rows.append(
             f"| {tag} | {_fmt(m['ff_matmul_tflop'], 2)} | {_fmt(m['ff_train_s'], 0)} | "
             f"{_fmt(m['achieved_gflops'], 1)} | {_fmt(m['machine_matmul_gflops'], 1)} / "
             f"{_fmt(m['machine_matmul_gflops_after'], 1)} | {_fmt(m['matmul_fraction'], 2)} | "
-            f"{_fmt(after, 2)} |"
+            f"{_fmt(m['achieved_gflops'] / best, 2)} |"
         )
     return "\n".join(rows)
 
