@@ -283,7 +283,9 @@ def block_speed(results_dir: Path) -> str:
         "fraction vs the faster benchmark |",
         "|---|---|---|---|---|---|---|",
     ]
-    for tag, rec in run_records(results_dir):
+    speed = load_record(results_dir, "full_speed")
+    extra = [("full_speed", speed)] if speed is not None else []
+    for tag, rec in [*run_records(results_dir), *extra]:
         m = rec["metrics"]
         best = max(m["machine_matmul_gflops"], m["machine_matmul_gflops_after"])
         rows.append(
