@@ -799,7 +799,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--time-budget-s",
         type=float,
         default=None,
-        help="cut the number of FF epochs if they would not fit (shared machines)",
+        help="fit the number of FF epochs (never above --epochs) into this many seconds",
     )
     p.add_argument("--weight-cost", type=float, default=None, help="L2 weight cost on W (not on b)")
     p.add_argument(

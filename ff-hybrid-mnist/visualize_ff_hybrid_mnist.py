@@ -213,10 +213,7 @@ def block_goodness(results_dir: Path) -> str:
         "digit-vs-hybrid accuracy at threshold |",
         "|---|---|---|---|---|---|",
     ]
-    for tag in RUN_TAGS:
-        rec = load_record(results_dir, tag)
-        if rec is None:
-            continue
+    for tag, rec in run_records(results_dir):
         m = rec["metrics"]
         for i, s in enumerate(m["goodness_separation_per_layer"]):
             rows.append(
@@ -236,10 +233,7 @@ def block_comparison(results_dir: Path) -> str:
         "| reference v1 (earlier numpy reproduction) | 784-1000-1000-1000-1000 | 30 | "
         f"{ff.REFERENCE_V1_TEST_ERROR_PCT} |",
     ]
-    for tag in RUN_TAGS:
-        rec = load_record(results_dir, tag)
-        if rec is None:
-            continue
+    for tag, rec in run_records(results_dir):
         c = rec["config"]
         sizes = "-".join(str(s) for s in c["layer_sizes"])
         rows.append(
