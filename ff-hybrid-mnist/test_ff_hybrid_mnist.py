@@ -241,6 +241,50 @@ def test_unwritable_json_fails_before_training(tmp_path):
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
 
 
+# ------------------------------------------------------------------ optimisers
+
+
+def test_row_blocks_partition():
+    p = np.zeros((1000, 600), np.float32)  # 2.4 MB -> several 1 MB row blocks
+    blocks = ff.row_blocks(p)
+    assert len(blocks) >= 3
+    rows = np.concatenate([np.arange(1000)[sl] for sl in blocks])
+    assert np.array_equal(rows, np.arange(1000))
+    assert ff.row_blocks(np.zeros(7, np.float32)) == [slice(0, 7)]
+
+
+def test_sgd_step_matches_formula():
+    """The row-blocked in-place update equals m = mu m + lr (g + wc p); p -= m."""
+    rng = np.random.default_rng(0)
+    shape = (1000, 600)
+    p0 = rng.standard_normal(shape)
+    opt = ff.SGD(shape, dtype=np.float64, momentum=0.9)
+    p, m = p0.copy(), np.zeros(shape)
+    for _ in range(3):
+        g = rng.standard_normal(shape)
+        m = 0.9 * m + 0.01 * (g + 0.004 * p)
+        p = p - m
+        opt.step(p0, g.copy(), 0.01, weight_cost=0.004)
+    assert np.allclose(p0, p, rtol=1e-12, atol=1e-12)
+
+
+def test_adam_step_matches_formula():
+    """Adam with the bias correction folded into the step size (Kingma & Ba, section 2)."""
+    rng = np.random.default_rng(1)
+    shape = (1000, 600)
+    p0 = rng.standard_normal(shape)
+    opt = ff.Adam(shape, dtype=np.float64)
+    p, m, v = p0.copy(), np.zeros(shape), np.zeros(shape)
+    for t in range(1, 4):
+        g = rng.standard_normal(shape)
+        gw = g + 0.01 * p
+        m = 0.9 * m + 0.1 * gw
+        v = 0.999 * v + 0.001 * gw * gw
+        p = p - 1e-3 * np.sqrt(1 - 0.999**t) / (1 - 0.9**t) * m / (np.sqrt(v) + 1e-8)
+        opt.step(p0, g.copy(), 1e-3, weight_cost=0.01)
+    assert np.allclose(p0, p, rtol=1e-10, atol=1e-12)
+
+
 # ------------------------------------------------------------------ end to end
 
 
@@ -283,6 +327,18 @@ def test_smoke_end_to_end(tmp_path):
     ):
         assert key in rec["metrics"]
     assert rec["metrics"]["test_error_pct"] < 90.0
+    m = rec["metrics"]
+    # matmul_fraction is taken against the fastest of the start, per-epoch and end
+    # benchmarks of the same run.
+    samples = rec["history"]["ff"]["matmul_gflops_samples"]
+    assert m["matmul_benchmark_samples"] == len(samples) + 2 == m["ff_epochs_completed"] + 2
+    assert m["machine_matmul_gflops"] == pytest.approx(
+        max(samples + [m["machine_matmul_gflops_start"], m["machine_matmul_gflops_after"]]),
+        abs=0.01,
+    )
+    assert m["matmul_fraction"] == pytest.approx(
+        m["achieved_gflops"] / m["machine_matmul_gflops"], rel=1e-3
+    )
     assert rec["headline"]["better"] == "lower"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["res"]  # nothing else in cwd
 
