@@ -239,6 +239,76 @@ def exact_gradient(W, L1, L2, b_v, b_h, q: np.ndarray, T: float):
     return tuple((a - b) / T for a, b in zip(pos, neg, strict=True))
 
 
+#: upper-triangle index pairs (i < j) of a visible group: its 6 free within-group weights
+TRIU = np.triu_indices(N_GROUP, 1)
+#: free parameters: W (16), within-V1 (6), within-V2 (6), b_v (8), b_h (2)
+N_PARAMS = N_VIS * N_HID + 2 * len(TRIU[0]) + N_VIS + N_HID
+
+
+def flatten_params(W, L1, L2, b_v, b_h) -> np.ndarray:
+    """The 38 free parameters of each seed as one vector, shape (S, N_PARAMS): W row by
+    row, the upper triangles of L1 and L2, b_v, b_h. Also flattens a gradient from
+    ``exact_gradient`` (whose within-group entries hold the shared weight's gradient)."""
+    S = W.shape[0]
+    return np.concatenate(
+        [W.reshape(S, -1), L1[:, TRIU[0], TRIU[1]], L2[:, TRIU[0], TRIU[1]], b_v, b_h], axis=1
+    )
+
+
+def unflatten_params(theta: np.ndarray) -> list:
+    """Inverse of ``flatten_params``: (S, N_PARAMS) -> [W, L1, L2, b_v, b_h]."""
+    S, k = theta.shape[0], len(TRIU[0])
+    out = [theta[:, : N_VIS * N_HID].reshape(S, N_VIS, N_HID)]
+    for j in range(2):
+        start = N_VIS * N_HID + j * k
+        L = np.zeros((S, N_GROUP, N_GROUP))
+        L[:, TRIU[0], TRIU[1]] = theta[:, start : start + k]
+        out.append(L + np.swapaxes(L, 1, 2))
+    out.append(theta[:, -N_VIS - N_HID : -N_HID].copy())
+    out.append(theta[:, -N_HID:].copy())
+    return out
+
+
+def _state_statistics() -> np.ndarray:
+    """s_i s_j of every free parameter (and s_i of every bias) in each of the 1024 joint
+    states, in ``flatten_params`` order, shape (1024, N_PARAMS)."""
+    v, h = X_ALL[:, :N_VIS], X_ALL[:, N_VIS:]
+    v1, v2 = v[:, :N_GROUP], v[:, N_GROUP:]
+    return np.concatenate(
+        [
+            (v[:, :, None] * h[:, None, :]).reshape(len(X_ALL), -1),
+            v1[:, TRIU[0]] * v1[:, TRIU[1]],
+            v2[:, TRIU[0]] * v2[:, TRIU[1]],
+            v,
+            h,
+        ],
+        axis=1,
+    )
+
+
+PHI_ALL = _state_statistics()
+
+
+def fisher_information(W, L1, L2, b_v, b_h, T: float) -> np.ndarray:
+    """Exact Fisher information of the model's visible distribution p(v), by enumeration.
+
+    With the score d log p(v) / d theta = (E[phi | v] - E[phi]) / T (phi: the statistics
+    of ``PHI_ALL``; section 3.1's derivation applied to a single visible vector),
+    F = sum_v p(v) score(v) score(v)^T, in nats per (parameter unit)^2, in
+    ``flatten_params`` coordinates. Used for natural-gradient ascent (Amari 1998), a
+    check that the exact method's traps are not an artefact of the plain gradient's path.
+
+    Returns float64 (S, N_PARAMS, N_PARAMS), symmetric positive semi-definite.
+    """
+    lw = joint_log_weights(W, L1, L2, b_v, b_h, T)  # (S, 256, 4)
+    lv = logsumexp(lw, axis=2)
+    p_v = np.exp(lv - logsumexp(lv, axis=1)[:, None])  # (S, 256)
+    p_h = np.exp(lw - lv[..., None])  # p(h | v)
+    phi_v = np.einsum("svh,vhk->svk", p_h, PHI_ALL.reshape(2**N_VIS, 2**N_HID, -1))
+    score = (phi_v - np.einsum("sv,svk->sk", p_v, phi_v)[:, None, :]) / T
+    return np.einsum("sv,svk,svl->skl", p_v, score, score)
+
+
 # ---------------------------------------------------------------------------------------
 # 3a. The paper's sampler: stochastic binary units, one probe at a time
 

@@ -105,6 +105,40 @@ def test_exact_gradient_matches_finite_differences(noise):
             assert np.array_equal(g, np.swapaxes(g, 1, 2)) and not g[:, [0], [0]].any()
 
 
+def test_flatten_roundtrip():
+    params = random_params(S=2, seed=3)
+    theta = E.flatten_params(*params)
+    assert theta.shape == (2, E.N_PARAMS)
+    for a, b in zip(E.unflatten_params(theta), params, strict=True):
+        assert np.array_equal(a, b)
+
+
+def test_fisher_is_minus_hessian_of_own_likelihood():
+    """Fisher identity: at q = the model's own p(v), the Hessian of sum_v q log p_theta(v)
+    is -F. The Hessian is taken by central differences of the flattened exact gradient
+    (itself checked against finite differences above), so this checks the hand-written
+    score and Fisher in float64."""
+    params = random_params(S=2, scale=2.0, seed=1)
+    T, eps = 10.0, 1e-4
+    F = E.fisher_information(*params, T)
+    theta = E.flatten_params(*params)
+    for s in range(2):
+        q = np.exp(E.visible_log_probs(*[x[s : s + 1] for x in params], T))[0]
+        H = np.zeros((E.N_PARAMS, E.N_PARAMS))
+        for k in range(E.N_PARAMS):
+            d = np.zeros(E.N_PARAMS)
+            d[k] = eps
+            g = [
+                E.flatten_params(
+                    *E.exact_gradient(*E.unflatten_params(theta[s : s + 1] + sgn * d), q, T)
+                )[0]
+                for sgn in (1, -1)
+            ]
+            H[:, k] = (g[0] - g[1]) / (2 * eps)
+        assert np.linalg.norm(H + F[s]) / np.linalg.norm(F[s]) < 1e-5
+        assert np.allclose(F[s], F[s].T) and np.linalg.eigvalsh(F[s]).min() > -1e-12
+
+
 def central_difference(params, k, idx, mirror, q, T, eps=1e-5):
     """d log_likelihood / d theta by central differences, theta = params[k][idx] (and
     params[k][mirror], the same weight, when it differs)."""

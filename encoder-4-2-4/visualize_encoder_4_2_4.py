@@ -308,7 +308,7 @@ def fig_cycles(outdir, results_dir):
 # ---------------------------------------------------------------------------------------
 # README blocks
 
-RECORD_NAMES = ("headline", "restarts", "bipartite", "step1", "clamp4")
+RECORD_NAMES = ("headline", "restarts", "bipartite", "step1", "clamp4", "exact_traps")
 
 
 def load_records(results_dir: Path) -> dict:
@@ -503,6 +503,60 @@ def goals_table(h: dict) -> str:
     return _table(head, rows) + f"\n\nRecorded verdict (`reproduces`): **{h['reproduces']}**."
 
 
+def traps_table(rec: dict) -> str:
+    """The exact method's solved vs trapped seeds and what further ascent does."""
+    m = rec["metrics"]
+    ex = m["exact"]
+
+    def med(d, nd):
+        return "n/a" if d["n"] == 0 else f"{d['median']:.{nd}g}"
+
+    def rng(d, nd):
+        return "n/a" if d["n"] == 0 else f"{d['min']:.{nd}g} .. {d['max']:.{nd}g}"
+
+    head = ["seeds after the headline exact run", "n", "KL(noisy data || model), bits",
+            "gradient norm (median)", "top Hessian eigenvalue (range)"]
+    rows = [
+        [
+            name,
+            str(ex[name]["kl_noisy_bits"]["n"]),
+            med(ex[name]["kl_noisy_bits"], 3),
+            med(ex[name]["gradient_norm"], 2),
+            rng(ex[name]["hessian_top_eigenvalue"], 2),
+        ]
+        for name in ("solved", "trapped")
+    ]
+    t1 = _table(head, rows)
+    head = ["then, on the trapped seeds", "update", "cycles", "found four codes",
+            "KL before -> after (median bits)"]
+    rows = []
+    for key, label in (
+        ("continued_gradient", "more cycles of the same ascent"),
+        ("continued_natural", "natural-gradient ascent"),
+    ):
+        c = m[key]
+        rows.append(
+            [
+                label,
+                f"{c['update']}, lr {c['lr']:g}",
+                str(c["extra_cycles"]),
+                _of(c["n_escaped"], c["n_trapped"]),
+                f"{med(c['kl_noisy_bits_before'], 3)} -> {med(c['kl_noisy_bits_after'], 3)}",
+            ]
+        )
+    t2 = _table(head, rows)
+    n = m["natural_from_start"]
+    text = (
+        f"Natural-gradient ascent from the same initial weights ({n['cycles']} cycles, "
+        f"lr {n['lr']:g}): {_of(n['n_four_codes'], n['n_seeds'])} seeds with four codes "
+        f"(exact gradient: {_of(ex['n_four_codes'], ex['n_seeds'])}); "
+        f"{n['same_seeds_trapped_as_gradient']} seeds are trapped under both. "
+        f"Wall time {m['wall_time_s']:.0f} s. Record: "
+        "[results/exact_traps.json](results/exact_traps.json)."
+    )
+    return t1 + "\n\n" + t2 + "\n\n" + text
+
+
 def block_texts(results_dir: Path) -> dict:
     """Markdown for every README block whose record exists, by block name."""
     recs = load_records(results_dir)
@@ -530,6 +584,8 @@ def block_texts(results_dir: Path) -> dict:
         )
     if any(k in recs for k in ("bipartite", "step1", "clamp4")):
         out["ablations"] = ablation_table(recs)
+    if "exact_traps" in recs:
+        out["traps"] = traps_table(recs["exact_traps"])
     return out
 
 

@@ -1,0 +1,226 @@
+"""Are the exact method's failures traps of the objective? Measurements behind #3's gap.
+
+The ``exact`` method (both phases' statistics by enumeration, exact log-likelihood
+gradient) finds four different codes on fewer seeds than the goal asks. This script
+measures whether the failed seeds are merely slow or are caught in a region of the
+objective that deterministic ascent does not leave:
+
+1. **The headline exact runs** (``exact``): seeds trained exactly as in the headline
+   sweep (same code, config and cycle count), then split into solved (four codes) and
+   trapped seeds. For each group: the training objective KL(noisy data || model) in
+   bits, the norm of the exact gradient, and the largest eigenvalue of the Hessian of the
+   log-likelihood (central differences of the exact gradient in the 38 free parameters).
+   A largest eigenvalue at or below about zero means no direction of ascent is left.
+2. **More cycles** (``continued_gradient``): the trapped seeds continue with the same
+   gradient update for ``--extra-cycles`` more cycles: how many find four codes, and
+   how much their KL moves.
+3. **A different path** (``continued_natural``): the trapped seeds continue with
+   natural-gradient ascent (the exact gradient preconditioned by the exact Fisher
+   information of p(v), ``fisher_information``), which follows the objective's geometry
+   rather than the parameters' and makes large moves where the plain gradient crawls.
+4. **Natural gradient from the start** (``natural_from_start``): the same seeds and
+   initial weights trained by natural-gradient ascent alone, to see whether the share of
+   trapped seeds depends on the optimiser's path.
+
+Writes one JSON record (``--json``). Run from the repository root (about 5 minutes):
+
+    python3 encoder-4-2-4/exact_traps.py --json encoder-4-2-4/results/exact_traps.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import encoder_4_2_4 as E  # noqa: E402
+import numpy as np  # noqa: E402
+
+NATURAL_DAMPING = 1e-4  # added to the Fisher's diagonal (it is near-singular once units saturate)
+
+
+def flat_gradient(theta: np.ndarray, q: np.ndarray, T: float) -> np.ndarray:
+    """Exact gradient of the expected log-likelihood (nats) in flat coordinates, (S, 38)."""
+    return E.flatten_params(*E.exact_gradient(*E.unflatten_params(theta), q, T))
+
+
+def hessian_top_eigenvalue(theta, q, T, eps=1e-4) -> np.ndarray:
+    """Largest eigenvalue (S,) of the log-likelihood's Hessian (nats per unit^2), by
+    central differences of the exact gradient."""
+    S, n = theta.shape
+    H = np.empty((S, n, n))
+    for k in range(n):
+        d = np.zeros(n)
+        d[k] = eps
+        H[:, :, k] = (flat_gradient(theta + d, q, T) - flat_gradient(theta - d, q, T)) / (2 * eps)
+    H = 0.5 * (H + np.swapaxes(H, 1, 2))
+    return np.linalg.eigvalsh(H)[:, -1]
+
+
+def ascend(theta, q, T, cycles, kind, lr):
+    """Deterministic ascent of the exact log-likelihood from theta (S, 38), in place of a
+    copy. kind "gradient": the exact method's update, w += T * lr * (p - p') = T^2 lr g;
+    kind "natural": w += lr * (F + damping I)^-1 g. Returns (theta, first), first (S,) the
+    first cycle with four different codes (-1 if none)."""
+    theta = theta.copy()
+    first = np.full(theta.shape[0], -1)
+    eye = NATURAL_DAMPING * np.eye(theta.shape[1])
+    for c in range(1, cycles + 1):
+        g = flat_gradient(theta, q, T)
+        if kind == "gradient":
+            theta += T * T * lr * g
+        else:
+            F = E.fisher_information(*E.unflatten_params(theta), T)
+            theta += lr * np.linalg.solve(F + eye, g[..., None])[..., 0]
+        n_codes = E.codes_and_recall(*E.unflatten_params(theta), T)[2]
+        first[(first < 0) & (n_codes == E.N_GROUP)] = c
+    return theta, first
+
+
+def kl_noisy_bits(theta, cfg) -> np.ndarray:
+    return E.evaluate(*E.unflatten_params(theta), cfg.temperature, cfg.noise_on, cfg.noise_off)[
+        "kl_noisy_bits"
+    ]
+
+
+def summary(x: np.ndarray) -> dict:
+    if x.size == 0:
+        return {"n": 0}
+    return {
+        "n": int(x.size),
+        "median": float(np.median(x)),
+        "min": float(x.min()),
+        "max": float(x.max()),
+    }
+
+
+def run(seeds, cycles, extra_cycles, natural_cycles, natural_lr, log=print) -> dict:
+    t0 = time.perf_counter()
+    cfg = E.method_config(E.Config(), "exact", {"cycles": cycles})
+    q = E.data_distribution(cfg.noise_on, cfg.noise_off)
+    T = cfg.temperature
+    params, _ = E.train(seeds, cfg)
+    theta = E.flatten_params(*params)
+    four = E.codes_and_recall(*params, T)[2] == E.N_GROUP
+    trapped = ~four
+    kl = kl_noisy_bits(theta, cfg)
+    gnorm = np.linalg.norm(flat_gradient(theta, q, T), axis=1)
+    top = hessian_top_eigenvalue(theta, q, T)
+    log(f"  exact, {cycles} cycles: {four.sum()}/{len(seeds)} with four codes", flush=True)
+    groups = {}
+    for name, m in (("solved", four), ("trapped", trapped)):
+        groups[name] = {
+            "kl_noisy_bits": summary(kl[m]),
+            "gradient_norm": summary(gnorm[m]),
+            "hessian_top_eigenvalue": summary(top[m]),
+        }
+    rec = {
+        "exact": {
+            "cycles": cycles,
+            "n_seeds": len(seeds),
+            "n_four_codes": int(four.sum()),
+            "trapped_seeds": [int(s) for s, t in zip(seeds, trapped, strict=True) if t],
+            **groups,
+        }
+    }
+    t_idx = np.flatnonzero(trapped)
+    for key, kind, n_cyc, lr in (
+        ("continued_gradient", "gradient", extra_cycles, cfg.lr),
+        ("continued_natural", "natural", natural_cycles, natural_lr),
+    ):
+        t = time.perf_counter()
+        th, first = ascend(theta[t_idx], q, T, n_cyc, kind, lr)
+        kl_after = kl_noisy_bits(th, cfg)
+        rec[key] = {
+            "update": kind,
+            "lr": lr,
+            "extra_cycles": n_cyc,
+            "n_trapped": int(t_idx.size),
+            "n_escaped": int((first > 0).sum()),
+            "kl_noisy_bits_before": summary(kl[t_idx]),
+            "kl_noisy_bits_after": summary(kl_after),
+            "time_s": round(time.perf_counter() - t, 2),
+        }
+        log(f"  {key}: {rec[key]['n_escaped']}/{t_idx.size} escaped", flush=True)
+    t = time.perf_counter()
+    init = E.flatten_params(*E.init_params(cfg, [E.seed_generators(s)[0] for s in seeds]))
+    th, first = ascend(init, q, T, natural_cycles, "natural", natural_lr)
+    n4 = E.codes_and_recall(*E.unflatten_params(th), T)[2] == E.N_GROUP
+    rec["natural_from_start"] = {
+        "update": "natural",
+        "lr": natural_lr,
+        "cycles": natural_cycles,
+        "n_seeds": len(seeds),
+        "n_four_codes": int(n4.sum()),
+        "n_ever_four_codes": int((first > 0).sum()),
+        "median_cycles_to_four_codes": float(np.median(first[first > 0]))
+        if (first > 0).any()
+        else None,
+        "same_seeds_trapped_as_gradient": int((~n4 & trapped).sum()),
+        "time_s": round(time.perf_counter() - t, 2),
+    }
+    log(f"  natural from the start: {n4.sum()}/{len(seeds)} with four codes", flush=True)
+    rec["natural_damping"] = NATURAL_DAMPING
+    rec["wall_time_s"] = round(time.perf_counter() - t0, 2)
+    return rec
+
+
+class CleanParser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> CleanParser:
+    p = CleanParser(prog="exact_traps.py", description=__doc__.splitlines()[0])
+    p.add_argument("--seed", type=int, default=0, help="first seed")
+    p.add_argument("--sweep", type=int, default=100, help="seeds seed..seed+N-1")
+    p.add_argument("--cycles", type=int, default=E.Config.cycles, help="exact cycles")
+    p.add_argument("--extra-cycles", type=int, default=10000, help="gradient continuation")
+    p.add_argument("--natural-cycles", type=int, default=1000, help="natural-gradient cycles")
+    p.add_argument("--natural-lr", type=float, default=0.3)
+    p.add_argument("--json", type=Path, default=None, help="write the record here")
+    p.add_argument("--smoke", action="store_true", help="4 seeds, few cycles")
+    return p
+
+
+def main(argv=None) -> int:
+    p = build_parser()
+    a = p.parse_args(argv)
+    if a.smoke:
+        a.sweep, a.cycles, a.extra_cycles, a.natural_cycles = 4, 60, 20, 20
+    for name in ("sweep", "cycles", "extra_cycles", "natural_cycles"):
+        if getattr(a, name) < 1:
+            p.error(f"--{name.replace('_', '-')} must be >= 1")
+    if a.seed < 0:
+        p.error("--seed must be >= 0")
+    if not a.natural_lr > 0:
+        p.error("--natural-lr must be > 0")
+    if a.json is not None and not a.json.parent.is_dir():
+        p.error(f"cannot write {a.json}: no such directory {a.json.parent}")
+    seeds = list(range(a.seed, a.seed + a.sweep))
+    rec = run(seeds, a.cycles, a.extra_cycles, a.natural_cycles, a.natural_lr)
+    rec = {
+        "stub": "encoder-4-2-4",
+        "paper": E.PAPER,
+        "seed": a.seed,
+        "n_seeds": a.sweep,
+        "command": " ".join(
+            ["python3 encoder-4-2-4/exact_traps.py", *(argv if argv is not None else sys.argv[1:])]
+        ),
+        "metrics": rec,
+        "env": E.env_info(),
+    }
+    if a.json is not None:
+        E.write_json_atomic(a.json, rec)
+    print(json.dumps(rec["metrics"]["exact"]["trapped"], indent=None))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
