@@ -514,8 +514,13 @@ def traps_table(rec: dict) -> str:
     def rng(d, nd):
         return "n/a" if d["n"] == 0 else f"{d['min']:.{nd}g} .. {d['max']:.{nd}g}"
 
-    head = ["seeds after the headline exact run", "n", "KL(noisy data || model), bits",
-            "gradient norm (median)", "top Hessian eigenvalue (range)"]
+    head = [
+        "seeds after the headline exact run",
+        "n",
+        "KL(noisy data || model), bits",
+        "gradient norm (median)",
+        "top Hessian eigenvalue (range)",
+    ]
     rows = [
         [
             name,
@@ -527,8 +532,13 @@ def traps_table(rec: dict) -> str:
         for name in ("solved", "trapped")
     ]
     t1 = _table(head, rows)
-    head = ["then, on the trapped seeds", "update", "cycles", "found four codes",
-            "KL before -> after (median bits)"]
+    head = [
+        "then, on the trapped seeds",
+        "update",
+        "cycles",
+        "found four codes",
+        "KL before -> after (median bits)",
+    ]
     rows = []
     for key, label in (
         ("continued_gradient", "more cycles of the same ascent"),
