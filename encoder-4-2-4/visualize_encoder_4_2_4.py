@@ -579,8 +579,8 @@ def block_texts(results_dir: Path) -> dict:
             + f"\n\nSeeds {h['seed']}..{h['seed'] + h['n_seeds'] - 1}, "
             f"{h['config']['anneal']['cycles']} learning cycles per method, no restarts, "
             f"{h['config']['workers']} worker processes; total wall time "
-            f"{h['wall_time_s']:.0f} s on a {env['cpu_count']}-core machine shared with other "
-            f"jobs (Python {env['python']}, numpy {env['numpy']}). Record: "
+            f"{h['wall_time_s']:.0f} s on a {env['cpu_count']}-core virtual machine "
+            f"(Python {env['python']}, numpy {env['numpy']}). Record: "
             "[results/headline.json](results/headline.json)."
         )
         out["recall"] = recall_table(h)
