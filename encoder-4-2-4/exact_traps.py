@@ -29,7 +29,6 @@ Writes one JSON record (``--json``). Run from the repository root (about 5 minut
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -171,13 +170,8 @@ def run(seeds, cycles, extra_cycles, natural_cycles, natural_lr, log=print) -> d
     return rec
 
 
-class CleanParser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-def build_parser() -> CleanParser:
-    p = CleanParser(prog="exact_traps.py", description=__doc__.splitlines()[0])
+def build_parser() -> E.CleanParser:
+    p = E.CleanParser(prog="exact_traps.py", description=__doc__.splitlines()[0])
     p.add_argument("--seed", type=int, default=0, help="first seed")
     p.add_argument("--sweep", type=int, default=100, help="seeds seed..seed+N-1")
     p.add_argument("--cycles", type=int, default=E.Config.cycles, help="exact cycles")

@@ -16,7 +16,6 @@ The training code is imported from encoder_4_2_4.py.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -628,13 +627,8 @@ def write_text_atomic(path: Path, text: str) -> None:
 # ---------------------------------------------------------------------------------------
 
 
-class CleanParser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
 def main(argv=None) -> int:
-    p = CleanParser(prog="visualize_encoder_4_2_4.py", description=__doc__.splitlines()[0])
+    p = E.CleanParser(prog="visualize_encoder_4_2_4.py", description=__doc__.splitlines()[0])
     p.add_argument("--seed", type=int, default=0, help="first seed of the figure runs")
     p.add_argument("--outdir", type=Path, default=HERE / "viz")
     p.add_argument("--results", type=Path, default=HERE / "results")
