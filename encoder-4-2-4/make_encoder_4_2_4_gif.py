@@ -55,7 +55,7 @@ def render(hist, k, c, T, max_w):
 
 
 def main(argv=None) -> int:
-    p = V.CleanParser(prog="make_encoder_4_2_4_gif.py", description=__doc__.splitlines()[0])
+    p = E.CleanParser(prog="make_encoder_4_2_4_gif.py", description=__doc__.splitlines()[0])
     p.add_argument("--seed", type=int, default=0, help="first of the 8 candidate seeds")
     p.add_argument("--outdir", type=Path, default=HERE)
     p.add_argument("--cycles", type=int, default=250)
