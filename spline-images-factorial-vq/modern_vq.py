@@ -441,6 +441,7 @@ def fit_gumbel_additive(X, cfg, rngs, log=None):
             step += 1
             if log is not None and (step % cfg["log_every"] == 0 or step == n_steps):
                 log(step, s.FittedSVQ("factorial4x6_gumbeltrained", [params], c), loss, beta)
+        s.check_finite(step, {"training loss": loss, **params})
     return s.FittedSVQ("factorial4x6_gumbeltrained", [params], c)
 
 
@@ -540,4 +541,5 @@ def fit_modern(name, X, cfg, rngs, log=None):
             step += 1
             if log is not None and (step % cfg["log_every"] == 0 or step == n_steps):
                 log(step, FittedModern(name, params, cfg), loss, beta)
+        s.check_finite(step, {f"{name} training loss": loss, **params})
     return FittedModern(name, params, cfg)

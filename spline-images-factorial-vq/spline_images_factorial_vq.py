@@ -41,10 +41,22 @@ import json
 import math
 import os
 import platform
+import signal
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+if __name__ == "__main__":  # before the heavy imports: an early Ctrl-C / SIGTERM gives one line
+    import signal as _signal
+
+    def _early_exit(signum, frame):
+        word, code = ("interrupted", 130) if signum == _signal.SIGINT else ("terminated", 143)
+        sys.stderr.write(f"{os.path.basename(sys.argv[0])}: {word}\n")
+        os._exit(code)
+
+    _signal.signal(_signal.SIGINT, _early_exit)
+    _signal.signal(_signal.SIGTERM, _early_exit)
 
 # Small matrices: multi-threaded BLAS only adds overhead (and hurts on a shared machine).
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -52,8 +64,46 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-HEADLINE_ARGS = ["--sweep", "5"]
-HEADLINE_BUDGET_S = 300
+# The catalog's headline: the paper's models with the noise level chosen the MDL way,
+# 10 seeds. The modern baselines (results/modern.json) and the sigma_x sweep
+# (results/sigma.json) are separate records; see the README's "How to run".
+HEADLINE_ARGS = [
+    "--sweep",
+    "10",
+    "--sigma-mode",
+    "mdl",
+    "--models",
+    "vq24,separate4x6,factorial4x6,factorial4x6_linear,pca5",
+]
+HEADLINE_BUDGET_S = 600
+# Golden smoke records (results/), rerun and compared by tools/test_golden.py; together
+# they run every entry point and every model of --models.
+GOLDEN_RUNS = {
+    "smoke.json": ["spline_images_factorial_vq.py", "--smoke"],
+    "smoke_mdl.json": [
+        "spline_images_factorial_vq.py",
+        "--smoke",
+        "--sigma-mode",
+        "mdl",
+        "--sigma-sweep",
+        "--models",
+        "vq24,separate4x6,factorial4x6,factorial4x6_linear,pca5",
+    ],
+    "smoke_checks.json": [
+        "spline_images_factorial_vq.py",
+        "--smoke",
+        "--factor-grid",
+        "--meanfield-check",
+        "--estimator-check",
+        "--models",
+        "factorial4x6",
+    ],
+    "smoke_bounds.json": ["dl_bounds.py", "--smoke"],
+}
+# float64 throughout and single-threaded BLAS: reruns on this machine are bit-identical
+# (measured: 0 differing values over repeated runs). 1e-9 leaves room only for a
+# different BLAS kernel's summation order, far below any change a test should catch.
+GOLDEN_RTOL = 1e-9
 
 STUB = "spline-images-factorial-vq"
 PAPER = (
@@ -70,7 +120,8 @@ Y_RANGE = (0.5, 6.5)
 
 CLASSIC_MODELS = ["vq24", "separate4x6", "factorial4x6", "pca5"]
 MODERN_MODELS = ["vqvae", "gumbel", "gmvq", "vqdraw"]  # modern_vq.py
-ALL_MODELS = CLASSIC_MODELS + MODERN_MODELS
+PAPER_RECOGNITION_MODELS = ["factorial4x6_linear"]  # one linear layer to the softmaxes
+ALL_MODELS = CLASSIC_MODELS + PAPER_RECOGNITION_MODELS + MODERN_MODELS
 GRID = [(2, 12), (3, 8), (4, 6), (6, 4), (12, 2), (5, 6)]
 PAPER_TOTAL_BITS = 25.0  # paper: about 18 bits reconstruction + 7 bits code
 PAPER_RECON_BITS = 18.0
@@ -209,18 +260,23 @@ def init_svq(rng, n_in, n_factors, n_codes, n_hidden, X_init=None):
     """Initialise a stochastic VQ with F factors of K codes (F=1: a plain stochastic VQ).
 
     Params: W1 (n_in, H), b1 (H,), W2 (H, F*K), b2 (F*K,), codebook (F, K, D) and
-    prior_logits (F, K). If X_init (N, D) is given, codewords start at random data
-    images divided by F (so the initial sum of one codeword per factor is image-sized).
+    prior_logits (F, K). With n_hidden = 0 the recognition model is one linear layer
+    (the paper's "set of recognition weights", section 5): W2 (n_in, F*K), b2, no W1/b1.
+    If X_init (N, D) is given, codewords start at random data images divided by F (so
+    the initial sum of one codeword per factor is image-sized).
     """
     F, K = n_factors, n_codes
     D = n_in if X_init is None else X_init.shape[1]
-    p = {
-        "W1": rng.normal(0.0, 1.0 / math.sqrt(n_in), size=(n_in, n_hidden)),
-        "b1": np.zeros(n_hidden),
-        "W2": rng.normal(0.0, 1.0 / math.sqrt(n_hidden), size=(n_hidden, F * K)),
-        "b2": np.zeros(F * K),
-        "prior_logits": np.zeros((F, K)),
-    }
+    if n_hidden > 0:
+        p = {
+            "W1": rng.normal(0.0, 1.0 / math.sqrt(n_in), size=(n_in, n_hidden)),
+            "b1": np.zeros(n_hidden),
+            "W2": rng.normal(0.0, 1.0 / math.sqrt(n_hidden), size=(n_hidden, F * K)),
+        }
+    else:
+        p = {"W2": rng.normal(0.0, 1.0 / math.sqrt(n_in), size=(n_in, F * K))}
+    p["b2"] = np.zeros(F * K)
+    p["prior_logits"] = np.zeros((F, K))
     if X_init is None:
         p["codebook"] = rng.normal(0.0, 0.05, size=(F, K, D))
     else:
@@ -236,10 +292,11 @@ def svq_posterior(params, X_in):
         params: stochastic-VQ parameters (see init_svq).
         X_in: (N, n_in) encoder input.
     Returns:
-        h (N, H) hidden tanh activities, q (N, F, K) posterior, log_q (N, F, K) nats.
+        h (N, H) hidden tanh activities (X_in itself for the linear recognition model),
+        q (N, F, K) posterior, log_q (N, F, K) nats.
     """
     F, K = params["prior_logits"].shape
-    h = np.tanh(X_in @ params["W1"] + params["b1"])
+    h = np.tanh(X_in @ params["W1"] + params["b1"]) if "W1" in params else X_in
     logits = (h @ params["W2"] + params["b2"]).reshape(-1, F, K)
     log_q = log_softmax(logits, axis=2)
     return h, np.exp(log_q), log_q
@@ -281,6 +338,10 @@ def svq_free_energy(params, X_in, X_target, beta, sigma_x, quant, learn_prior=Tr
         exact: if False, use the earlier reproduction's mean-field reconstruction term
             ||x - m||^2 (drops the posterior variance; NOT a bound) -- only for the
             --meanfield-check comparison.
+        If params holds ``log_sigma_x`` (shape (1,)), the pixel noise exp(log_sigma_x)
+        replaces the sigma_x argument and gets its gradient: the noise level is learned
+        by minimising this free energy itself (the MDL choice; quant stays fixed, so
+        the D log2(sqrt(2 pi) sigma / quant) term is what stops sigma from growing).
     Returns:
         loss (float, bits), grads (dict with params' shapes), parts dict with per-image
         'recon_bits' (N,), 'code_bits' (N,).
@@ -296,6 +357,8 @@ def svq_free_energy(params, X_in, X_target, beta, sigma_x, quant, learn_prior=Tr
     esse, m_f, m = expected_sse_factorial(X_target, q, C)
     if not exact:
         esse = ((X_target - m) ** 2).sum(axis=1)
+    if "log_sigma_x" in params:
+        sigma_x = float(np.exp(params["log_sigma_x"][0]))
     a = 1.0 / (2.0 * sigma_x**2 * LN2)
     recon = a * esse + pixel_const_bits(sigma_x, quant, D)
     code = (q * (log_q - log_p[None])).sum(axis=(1, 2)) / LN2
@@ -327,9 +390,13 @@ def svq_free_energy(params, X_in, X_target, beta, sigma_x, quant, learn_prior=Tr
         grads["prior_logits"] = np.zeros((F, K))
     grads["W2"] = h.T @ g_logits
     grads["b2"] = g_logits.sum(axis=0)
-    g_h = (g_logits @ params["W2"].T) * (1.0 - h**2)
-    grads["W1"] = X_in.T @ g_h
-    grads["b1"] = g_h.sum(axis=0)
+    if "W1" in params:
+        g_h = (g_logits @ params["W2"].T) * (1.0 - h**2)
+        grads["W1"] = X_in.T @ g_h
+        grads["b1"] = g_h.sum(axis=0)
+    if "log_sigma_x" in params:
+        # d/dlog(sigma) of a(sigma) * esse + D log2(sigma) = -2 a esse + D / ln 2
+        grads["log_sigma_x"] = np.array([float(np.mean(-2.0 * a * esse + D / LN2))])
     return loss, grads, {"recon_bits": recon, "code_bits": code}
 
 
@@ -601,14 +668,21 @@ def train_svq(
     Args:
         X: (N, D) targets; X_in: encoder inputs (defaults to X). cfg: config dict
         (n_hidden, lr, batch_size, steps, beta_start, anneal_frac, sigma_x, quant,
-        prior, sigma_start, anneal_frac). log(step, params, train_loss, beta): optional
-        callback every cfg['log_every'] steps (training curves, GIF frames).
+        prior, sigma_start, anneal_frac, sigma_mode). log(step, params, train_loss, beta):
+        optional callback every cfg['log_every'] steps (training curves, GIF frames).
+        With cfg['sigma_mode'] == 'mdl' the pixel noise is a parameter (log_sigma_x)
+        learned on the same free energy instead of following sigma_at.
     Returns:
         params (dict of arrays).
+    Raises:
+        Diverged: if the loss or a parameter is not finite at the end of an epoch.
     """
     X_in = X if X_in is None else X_in
     n_steps = cfg["steps"] if n_steps is None else n_steps
     params = init_svq(rng_init, X_in.shape[1], n_factors, n_codes, cfg["n_hidden"], X_init=X)
+    if cfg.get("sigma_mode", "fixed") == "mdl":
+        # sigma_x learned with the rest, starting at sigma_start (no separate anneal)
+        params["log_sigma_x"] = np.array([math.log(cfg["sigma_start"])])
     opt = Adam(params, cfg["lr"])
     learn_prior = cfg["prior"] == "learned"
     exact_obj = cfg.get("objective", "exact") == "exact"
@@ -626,6 +700,7 @@ def train_svq(
             step += 1
             if log is not None and (step % cfg["log_every"] == 0 or step == n_steps):
                 log(step, params, loss, beta)
+        check_finite(step, {"training free energy": loss, **params})
     return params
 
 
@@ -681,9 +756,10 @@ def train_pca(X, cfg, rng_train, n_components):
     """Closed-form probabilistic PCA (init_pca), then Adam on the exact bits-back DL."""
     params = init_pca(X, n_components, cfg["sigma_x"])
     opt = Adam(params, cfg["lr"] * 0.1)
-    for _ in range(cfg["pca_steps"]):
-        _, grads, _ = pca_free_energy(params, X, 1.0, cfg["sigma_x"], cfg["quant"])
+    for i in range(cfg["pca_steps"]):
+        loss, grads, _ = pca_free_energy(params, X, 1.0, cfg["sigma_x"], cfg["quant"])
         opt.step(params, grads)
+        check_finite(i + 1, {"PCA free energy": loss, **params})
     return params
 
 
@@ -780,6 +856,8 @@ def fit_model(name, X, cfg, rngs, log=None):
     if name.startswith("factorial"):
         ff, kk = cfg.get("grid_shape", (F, K))
         c = dict(cfg, objective="meanfield") if name.endswith("_mftrained") else cfg
+        if name.endswith("_linear"):  # the paper's recognition model: one linear layer
+            c = dict(c, n_hidden=0)
         p = train_svq_restarts(X, c, rngs["init"], rngs["train"], ff, kk, log=svq_log(name))
         return FittedSVQ(name, [p], cfg)
     if name == "separate4x6":
@@ -813,12 +891,40 @@ METRIC_KEYS = [
 ]
 
 
+def mdl_sigma_hat(fitted, X):
+    """Pixel noise that minimises the description length of images X under a fitted code.
+
+    For a fixed quantisation width t the DL is E_q[SSE] / (2 sigma^2 ln 2) +
+    D log2(sqrt(2 pi) sigma / t) + KL (the paper's energy E_i, section 2, averaged over
+    q), whose minimum over sigma is at sigma^2 = mean_n E_q[SSE_n] / D, whatever t is.
+
+    Args:
+        fitted: a fitted model (FittedSVQ, FittedPCA or modern_vq.FittedModern).
+        X: (N, D) images (the training images: held-out images never choose anything).
+    Returns:
+        sigma_hat (float, pixel units).
+    """
+    c = fitted.cfg
+    sc = fitted.score(X, np.random.default_rng(0), n_samples=1)
+    D = X.shape[1]
+    esse = (sc["recon_bits"] - pixel_const_bits(c["sigma_x"], c["quant"], D)) * (
+        2.0 * c["sigma_x"] ** 2 * LN2
+    )
+    return math.sqrt(max(esse, 1e-300) / D)
+
+
 def train_seed(seed, cfg, models, verbose=True, curves=False, on_log=None):
     """Train and score `models` at one seed on fresh data (train and held-out sets).
 
-    Reported numbers are at KL weight 1 on the held-out images (a different child seed).
-    With curves=True the held-out exact DL is logged every cfg['log_every'] steps;
-    on_log(name, step, fitted, loss, beta) is an optional extra hook (GIF frames).
+    Reported numbers are at KL weight 1, on the held-out images (a different child seed)
+    and, under the train_ keys, on the training images. With cfg['sigma_mode'] == 'mdl'
+    every model is scored at its own MDL pixel noise (mdl_sigma_hat on the training
+    images) and all models of the seed share one quantisation width
+    t = sqrt(2 pi) sigma_hat of the reference model (factorial4x6 if trained, else the
+    first model), so the paper's -k log t and (k/2) log 2 pi sigma^2 terms cancel for
+    the reference model. With curves=True the held-out exact DL is logged every
+    cfg['log_every'] steps; on_log(name, step, fitted, loss, beta) is an optional extra
+    hook (GIF frames).
 
     Returns dict: metrics {name: score dict}, curves {name: list}, fitted {name: model},
     X, ctrl, X_test, ctrl_test.
@@ -826,7 +932,7 @@ def train_seed(seed, cfg, models, verbose=True, curves=False, on_log=None):
     rngs = child_rngs(seed)
     X, ctrl = make_spline_dataset(rngs["data_train"], cfg["n_images"])
     X_test, ctrl_test = make_spline_dataset(rngs["data_test"], cfg["n_images"])
-    out, curve_data, fitted_all = {}, {}, {}
+    curve_data, fitted_all, t_train = {}, {}, {}
     for name in models:
         hist = []
         eval_rng = np.random.default_rng(np.random.SeedSequence([seed, 7]))
@@ -847,17 +953,34 @@ def train_seed(seed, cfg, models, verbose=True, curves=False, on_log=None):
 
         t0 = time.perf_counter()
         fitted = fit_model(name, X, cfg, rngs, log=log if (curves or on_log) else None)
-        t_train = time.perf_counter() - t0
+        t_train[name] = time.perf_counter() - t0
+        curve_data[name], fitted_all[name] = hist, fitted
+    if cfg.get("sigma_mode", "fixed") == "mdl":
+        sig = {n: mdl_sigma_hat(f, X) for n, f in fitted_all.items()}
+        ref = "factorial4x6" if "factorial4x6" in sig else models[0]
+        quant = math.sqrt(2.0 * math.pi) * sig[ref]
+        for n, f in fitted_all.items():
+            f.cfg = dict(f.cfg, sigma_x=sig[n], quant=quant)
+    out = {}
+    for name in models:
+        fitted = fitted_all[name]
         m = fitted.score(X_test, rngs["eval"])
-        m["train_total_bits"] = fitted.score(X, rngs["eval"], n_samples=2)["total_bits"]
-        m["train_time_s"] = t_train
-        out[name], curve_data[name], fitted_all[name] = m, hist, fitted
+        tr = fitted.score(X, rngs["eval"], n_samples=2)
+        m["train_total_bits"] = tr["total_bits"]
+        m["train_recon_bits"] = tr["recon_bits"]
+        m["train_code_bits"] = tr["code_bits"]
+        m["sigma_x"] = float(fitted.cfg["sigma_x"])
+        m["quant"] = float(fitted.cfg["quant"])
+        learned = getattr(fitted, "stages", [{}])[-1].get("log_sigma_x")
+        m["learned_sigma_x"] = None if learned is None else float(np.exp(learned[0]))
+        m["train_time_s"] = t_train[name]
+        out[name] = m
         if verbose:
             print(
-                f"  seed {seed} {name:13s} DL {m['total_bits']:8.2f} bits "
-                f"(recon {m['recon_bits']:7.2f} + code {m['code_bits']:5.2f}; sampled "
-                f"{m['sampled_total_bits']:7.2f}; mean-field {m['meanfield_total_bits']:7.2f}) "
-                f"train {t_train:5.2f} s",
+                f"  seed {seed} {name:19s} DL {m['total_bits']:8.2f} bits "
+                f"(recon {m['recon_bits']:7.2f} + code {m['code_bits']:5.2f}); training set "
+                f"{m['train_total_bits']:7.2f}; sigma_x {m['sigma_x']:.4f}; "
+                f"train {t_train[name]:5.2f} s",
                 flush=True,
             )
     return {
@@ -876,14 +999,61 @@ def run_seed(seed, cfg, models, verbose=True):
     return train_seed(seed, cfg, models, verbose=verbose)["metrics"]
 
 
+SWEEP_EXTRA_KEYS = [
+    "sampled_se",
+    "train_total_bits",
+    "train_recon_bits",
+    "train_code_bits",
+    "sigma_x",
+    "quant",
+    "train_time_s",
+]
+
+
 def summarise(values):
-    """Mean, std (ddof=0), min, max of a list of floats."""
+    """Mean, population std (ddof=0), sample sd (ddof=1; 0 for one value), min, max."""
     v = np.asarray(values, dtype=np.float64)
     return {
         "mean": float(v.mean()),
         "std": float(v.std()),
+        "sd_sample": float(v.std(ddof=1)) if len(v) > 1 else 0.0,
         "min": float(v.min()),
         "max": float(v.max()),
+    }
+
+
+def paired_test(a, b, rng_seed=0):
+    """Paired comparison of per-seed values a and b (same seeds, same data).
+
+    d = a - b per seed. Returns mean and sample sd (ddof=1) of d, the paired t statistic
+    mean / (sd / sqrt(n)), the number of seeds with a < b, and the two-sided p-value of
+    the exact sign-flip permutation test (all 2^n sign patterns for n <= 16, else
+    200000 random patterns from rng_seed): the fraction of patterns whose mean |d| is
+    at least the observed one. Under the null hypothesis (no difference) each seed's
+    sign is a fair coin.
+
+    Raises:
+        ValueError: if a and b differ in length or have fewer than 2 values.
+    """
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape or a.size < 2:
+        raise ValueError("paired_test needs two equal-length lists of >= 2 values")
+    d = a - b
+    n = d.size
+    mean, sd = float(d.mean()), float(d.std(ddof=1))
+    if n <= 16:
+        signs = 1.0 - 2.0 * ((np.arange(2**n)[:, None] >> np.arange(n)[None, :]) & 1)
+    else:
+        signs = np.random.default_rng(rng_seed).choice([-1.0, 1.0], size=(200000, n))
+    null = np.abs(signs @ np.abs(d)) / n
+    p = float(np.mean(null >= abs(mean) - 1e-12))
+    return {
+        "n": int(n),
+        "mean_diff": mean,
+        "sd_diff_sample": sd,
+        "t_stat": mean / (sd / math.sqrt(n)) if sd > 0 else None,
+        "wins_a": int((d < 0).sum()),
+        "p_sign_flip": p,
     }
 
 
@@ -904,17 +1074,16 @@ def code_budget(name, cfg):
 
 def run_sweep(cfg, models, n_seeds, verbose=True):
     """Seeds 0..n_seeds-1 -> metrics.models[name] lists over seeds (+ summaries)."""
-    extra = ["sampled_se", "train_total_bits", "train_time_s"]
-    per_model = {
-        n: {k: [] for k in METRIC_KEYS + extra + ["perplexity", "perplexity_per_quantiser"]}
-        for n in models
-    }
+    extra = SWEEP_EXTRA_KEYS
+    lists = ["perplexity", "perplexity_per_quantiser", "learned_sigma_x"]
+    per_model = {n: {k: [] for k in METRIC_KEYS + extra + lists} for n in models}
     t0 = time.perf_counter()
     for i, seed in enumerate(range(cfg["seed"], cfg["seed"] + n_seeds)):
         res = run_seed(seed, cfg, models, verbose=verbose)
         for n, m in res.items():
             for k in METRIC_KEYS + extra:
                 per_model[n][k].append(m[k])
+            per_model[n]["learned_sigma_x"].append(m["learned_sigma_x"])
             pp = m["perplexity"]
             per_model[n]["perplexity_per_quantiser"].append(pp)
             per_model[n]["perplexity"].append(None if pp is None else float(np.mean(pp)))
@@ -949,6 +1118,268 @@ def run_factor_grid(cfg, n_seeds, verbose=True):
     return grid
 
 
+SIGMA_SWEEP = [0.08, 0.1, 0.125, 0.15, 0.2, 0.25, 0.3, 0.4]
+SIGMA_SWEEP_MODELS = ["vq24", "factorial4x6"]
+SIGMA_SWEEP_KEYS = [
+    "total_bits",
+    "recon_bits",
+    "code_bits",
+    "train_total_bits",
+    "train_recon_bits",
+    "train_code_bits",
+]
+
+
+def run_sigma_sweep(cfg, n_seeds, sigmas, verbose=True):
+    """vq24 and factorial4x6 trained and scored at fixed pixel noise levels.
+
+    Each sigma_x is used for training (anneal sigma_start -> sigma_x) and scoring, with
+    the quantisation width tied to it (quant = sqrt(2 pi) sigma_x, pixel constant 0);
+    another fixed width t adds D log2(sqrt(2 pi) sigma_x / t) bits to every recon value.
+
+    Returns list of {"sigma_x", "models": {name: {key: [per seed]}}} (keys:
+    SIGMA_SWEEP_KEYS, held-out unless prefixed train_).
+    """
+    rows = []
+    for sig in sigmas:
+        c = dict(cfg, sigma_mode="fixed", sigma_x=sig, quant=math.sqrt(2.0 * math.pi) * sig)
+        vals = {n: {k: [] for k in SIGMA_SWEEP_KEYS} for n in SIGMA_SWEEP_MODELS}
+        for seed in range(cfg["seed"], cfg["seed"] + n_seeds):
+            res = run_seed(seed, c, SIGMA_SWEEP_MODELS, verbose=False)
+            for n in SIGMA_SWEEP_MODELS:
+                for k in SIGMA_SWEEP_KEYS:
+                    vals[n][k].append(res[n][k])
+        if verbose:
+            f = vals["factorial4x6"]
+            print(
+                f"  sigma_x {sig:g}: factorial4x6 training {np.mean(f['train_total_bits']):.2f} "
+                f"held-out {np.mean(f['total_bits']):.2f} bits",
+                flush=True,
+            )
+        rows.append({"sigma_x": sig, "models": vals})
+    return rows
+
+
+# ----------------------------------------------------------------------------------------
+# Command-line and file contract (shared by every entry script of this folder)
+# ----------------------------------------------------------------------------------------
+
+EXIT_OK, EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_CANNOT_WRITE = 0, 2, 3, 74
+EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
+
+
+class CleanParser(argparse.ArgumentParser):
+    """argparse with a one-line error "<prog>: error: <message>" (no usage block), exit 2."""
+
+    def error(self, message):
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        sys.exit(EXIT_BAD_INPUT)
+
+
+class Terminated(BaseException):
+    """Raised by the SIGTERM handler so that finally blocks run."""
+
+
+class Diverged(Exception):
+    """A loss, weight or metric became non-finite during training (exit 3)."""
+
+    def __init__(self, epoch, what):
+        super().__init__(f"diverged at epoch {epoch} ({what} is not finite); lower --lr")
+
+
+class CannotWrite(Exception):
+    """An output file could not be written (exit 74)."""
+
+
+class DataError(Exception):
+    """Unreadable input data, naming the file (exit 2). This folder makes its own data,
+    so only records read by the visualiser can raise it."""
+
+
+def check_finite(epoch, named):
+    """Raise Diverged if any value of `named` (floats or arrays) is not finite."""
+    for what, v in named.items():
+        if not np.all(np.isfinite(v)):
+            raise Diverged(epoch, what)
+
+
+def _range_text(lo, hi, lo_open, hi_open):
+    return f"{lo} {'<' if lo_open else '<='} x {'<' if hi_open else '<='} {hi}"
+
+
+def int_in(lo, hi):
+    """argparse type: an integer lo <= x <= hi (rejects non-integers and huge values)."""
+
+    def conv(text):
+        try:
+            v = int(str(text).strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+        if not lo <= v <= hi:
+            raise argparse.ArgumentTypeError(
+                f"{v} is out of range ({_range_text(lo, hi, False, False)}; larger values "
+                "would not fit in memory or finish)"
+                if v > hi
+                else f"{v} is out of range ({_range_text(lo, hi, False, False)})"
+            )
+        return v
+
+    conv.kind, conv.lo, conv.hi, conv.lo_open, conv.hi_open = "int", lo, hi, False, False
+    conv.__name__ = "int"
+    return conv
+
+
+def float_in(lo, hi, lo_open=False, hi_open=False):
+    """argparse type: a finite float in [lo, hi] (open ends as given); rejects NaN and inf."""
+
+    def conv(text):
+        try:
+            v = float(str(text).strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not math.isfinite(v):
+            raise argparse.ArgumentTypeError(f"must be finite (got {text!r})")
+        if v < lo or v > hi or (lo_open and v == lo) or (hi_open and v == hi):
+            raise argparse.ArgumentTypeError(
+                f"{v:g} is out of range ({_range_text(lo, hi, lo_open, hi_open)})"
+            )
+        return v
+
+    conv.kind, conv.lo, conv.hi, conv.lo_open, conv.hi_open = "float", lo, hi, lo_open, hi_open
+    conv.__name__ = "float"
+    return conv
+
+
+def check_output_path(parser, path, flag, suffix=None):
+    """Check an output file path before any work; one-line error and exit 2 on failure.
+
+    Creates the parent folder if missing; the parent must be a writable folder, the
+    target not a folder, the name not too long, and `suffix` (if given) must match.
+    Probes by creating and deleting a temporary file in the parent.
+    """
+    if path is None:
+        return None
+    p = Path(path)
+    if suffix is not None and p.suffix != suffix:
+        parser.error(f"{flag} {path}: the file name must end in {suffix}")
+    if p.is_dir() or str(path).endswith(os.sep):
+        parser.error(f"{flag} {path}: is a folder, not a file")
+    if len(p.name.encode()) > 200:
+        parser.error(f"{flag} {path}: file name too long")
+    check_output_dir(parser, p.parent if str(p.parent) else Path("."), flag, label=path)
+    return p
+
+
+def check_output_dir(parser, path, flag, label=None):
+    """Check (and create) an output folder before any work; one line and exit 2 on failure."""
+    label = path if label is None else label
+    d = Path(path)
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        if not d.is_dir():
+            raise NotADirectoryError(f"not a folder: {d}")
+        fd, tmp = tempfile.mkstemp(prefix=".tmp_", dir=d)
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as exc:
+        parser.error(f"{flag} {label}: cannot write there ({exc.strerror or exc})")
+    return d
+
+
+def finite_walk(obj, where="record"):
+    """Raise ValueError naming the first non-finite float in a JSON-like object."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        raise ValueError(f"non-finite value at {where}")
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            finite_walk(v, f"{where}.{k}")
+    elif isinstance(obj, list | tuple):
+        for i, v in enumerate(obj):
+            finite_walk(v, f"{where}[{i}]")
+
+
+def write_atomic(path, data_or_writer):
+    """Write a file atomically: temporary file in the target's folder, then os.replace.
+
+    Args:
+        path: target path. data_or_writer: str, bytes, or a callable writer(fh) that
+            writes bytes into the open binary file (figures: savefig(fh, format="png")).
+    SIGINT and SIGTERM are blocked from just before the temporary file is created until
+    it has been renamed or removed, and the temporary file is removed on every failure.
+    Raises:
+        CannotWrite: on any OSError (becomes one line and exit 74).
+    """
+    path = Path(path)
+    blocked = {signal.SIGINT, signal.SIGTERM}
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, blocked)
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".tmp_", dir=path.parent)
+        with os.fdopen(fd, "wb") as fh:
+            if callable(data_or_writer):
+                data_or_writer(fh)
+            else:
+                data = data_or_writer
+                fh.write(data.encode() if isinstance(data, str) else data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        tmp = None
+    except OSError as exc:
+        raise CannotWrite(f"cannot write {path}: {exc.strerror or exc}") from None
+    finally:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def dumps_record(record):
+    """Strict JSON text of a record (raises ValueError on NaN or inf)."""
+    finite_walk(record)
+    return json.dumps(record, allow_nan=False, indent=1) + "\n"
+
+
+def write_json_atomic(path, record):
+    """Write a record as strict JSON through write_atomic."""
+    write_atomic(path, dumps_record(record))
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
+
+
+def run_cli(main_fn, prog, argv=None):
+    """Run main_fn(argv) under the folder's exit-code contract; returns the exit code.
+
+    0 ok, 2 bad input, 3 diverged, 74 cannot write output, 130 SIGINT, 143 SIGTERM;
+    one line on stderr, never a traceback.
+    """
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        with np.errstate(all="ignore"):
+            code = main_fn(argv)
+        return EXIT_OK if code is None or isinstance(code, dict) else int(code)
+    except Diverged as exc:
+        sys.stderr.write(f"{prog}: {exc}\n")
+        return EXIT_DIVERGED
+    except CannotWrite as exc:
+        sys.stderr.write(f"{prog}: error: {exc}\n")
+        return EXIT_CANNOT_WRITE
+    except DataError as exc:
+        sys.stderr.write(f"{prog}: error: {exc}\n")
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        sys.stderr.write(f"{prog}: interrupted\n")
+        return EXIT_INTERRUPTED
+    except Terminated:
+        sys.stderr.write(f"{prog}: terminated\n")
+        return EXIT_TERMINATED
+
+
 # ----------------------------------------------------------------------------------------
 # Records and CLI
 # ----------------------------------------------------------------------------------------
@@ -963,32 +1394,37 @@ def env_info():
     }
 
 
-def write_json_atomic(path: Path, record: dict) -> None:
-    """Write record to path atomically (temp file in the same folder, then os.replace)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(record, fh, indent=1)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def assess(models_metrics, cfg):
-    """Goals of issue 5 from the measured values: ratio >= 3 (means) and 4-model time < 10 s."""
+    """Goals from the measured values.
+
+    The paper's figure (factorial training-set total ~25 bits, 18 + 7) within 10%; the
+    vq24 / factorial ratio with its per-seed spread (v1's 3x came from its mean-field
+    score, not from the paper); the 4-model training time < 10 s; the ranking; paired
+    tests (factorial vs gumbel, MLP vs linear recognition model).
+    """
     out = {}
+    if "factorial4x6" in models_metrics:
+        f = models_metrics["factorial4x6"]
+        tr = float(np.mean(f["train_total_bits"]))
+        out["factorial_train_total_bits"] = tr
+        out["factorial_train_recon_bits"] = float(np.mean(f["train_recon_bits"]))
+        out["factorial_train_code_bits"] = float(np.mean(f["train_code_bits"]))
+        out["factorial_heldout_total_bits"] = float(np.mean(f["total_bits"]))
+        out["paper_goal_rel_tol"] = 0.10
+        out["paper_goal_rel_gap"] = (tr - PAPER_TOTAL_BITS) / PAPER_TOTAL_BITS
+        out["paper_goal_met"] = bool(abs(tr - PAPER_TOTAL_BITS) <= 0.10 * PAPER_TOTAL_BITS)
     if "factorial4x6" in models_metrics and "vq24" in models_metrics:
         fac = np.asarray(models_metrics["factorial4x6"]["total_bits"])
         vq = np.asarray(models_metrics["vq24"]["total_bits"])
+        per = vq / fac
         out["ratio_vq24_over_factorial_mean"] = float(vq.mean() / fac.mean())
-        out["ratio_vq24_over_factorial_per_seed"] = [float(r) for r in vq / fac]
-        out["ratio_goal"] = 3.0
-        out["ratio_goal_met"] = bool(vq.mean() / fac.mean() >= 3.0)
+        out["ratio_vq24_over_factorial_per_seed"] = [float(r) for r in per]
+        out["ratio_vq24_over_factorial_sd_sample"] = float(per.std(ddof=1)) if len(per) > 1 else 0.0
+        out["ratio_v1_target"] = 3.0
+        out["ratio_v1_target_met"] = bool(vq.mean() / fac.mean() >= 3.0)
+        trf = np.asarray(models_metrics["factorial4x6"]["train_total_bits"])
+        trv = np.asarray(models_metrics["vq24"]["train_total_bits"])
+        out["train_ratio_vq24_over_factorial_mean"] = float(trv.mean() / trf.mean())
     if all(n in models_metrics for n in CLASSIC_MODELS):
         t = sum(models_metrics[n]["train_time_s"][0] for n in CLASSIC_MODELS)
         out["classic_four_train_time_seed0_s"] = float(t)
@@ -1008,34 +1444,71 @@ def assess(models_metrics, cfg):
             out["modern_beats_factorial"] = [
                 n for n in MODERN_MODELS if n in means and means[n] < means["factorial4x6"]
             ]
+    tests = {}
+    for a, b in [("gumbel", "factorial4x6"), ("factorial4x6_linear", "factorial4x6")]:
+        if a in models_metrics and b in models_metrics and len(models_metrics[a]["total_bits"]) > 1:
+            tests[f"{a}_vs_{b}_heldout"] = paired_test(
+                models_metrics[a]["total_bits"], models_metrics[b]["total_bits"]
+            )
+            tests[f"{a}_vs_{b}_train"] = paired_test(
+                models_metrics[a]["train_total_bits"], models_metrics[b]["train_total_bits"]
+            )
+    if tests:
+        out["paired_tests"] = tests
     return out
 
 
 def reproduces_from(goals):
-    if "ratio_goal_met" not in goals:
-        return "no"
-    if goals["ratio_goal_met"] and goals.get("time_goal_met", True):
+    """'yes': factorial training-set total within 10% of the paper's 25 bits; 'partial':
+    not that, but the factorial VQ beats the 24-code VQ; 'no' otherwise."""
+    if goals.get("paper_goal_met"):
         return "yes"
-    if goals["ratio_vq24_over_factorial_mean"] > 1.0:
+    if goals.get("ratio_vq24_over_factorial_mean", 0.0) > 1.0:
         return "partial"
     return "no"
 
 
-class CleanParser(argparse.ArgumentParser):
-    """argparse with a one-line error (no usage block) and exit code 2."""
-
-    def error(self, message):
-        sys.stderr.write(f"{self.prog}: error: {message}\n")
-        sys.exit(2)
+def parse_models(text):
+    """argparse type of --models: comma list of known model names."""
+    models = [m.strip() for m in str(text).split(",") if m.strip()]
+    if not models:
+        raise argparse.ArgumentTypeError("empty model list")
+    bad = [m for m in models if m not in ALL_MODELS]
+    if bad:
+        raise argparse.ArgumentTypeError(
+            f"unknown model(s) {','.join(bad)}; choose from {','.join(ALL_MODELS)}"
+        )
+    if len(set(models)) != len(models):
+        raise argparse.ArgumentTypeError("a model is listed twice")
+    return models
 
 
 def build_parser():
+    """The CLI of spline_images_factorial_vq.py (CleanParser; ranges in every help)."""
     p = CleanParser(prog="spline_images_factorial_vq.py", description=__doc__.split("\n")[0])
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--json", type=str, default=None, help="write the result record here")
-    p.add_argument("--smoke", action="store_true", help="tiny configuration for CI")
-    p.add_argument("--sweep", type=int, default=0, help="run seeds seed..seed+N-1")
+    p.add_argument(
+        "--seed",
+        type=int_in(0, 2**32 - 1),
+        default=0,
+        help="first seed (int, 0..2^32-1; default 0)",
+    )
+    p.add_argument(
+        "--json", type=str, default=None, help="write the result record to this path (.json)"
+    )
+    p.add_argument("--smoke", action="store_true", help="tiny configuration for CI (one seed)")
+    p.add_argument(
+        "--sweep",
+        type=int_in(0, 1000),
+        default=0,
+        help="run seeds seed..seed+N-1 (int, 0..1000; 0 = one seed; default 0)",
+    )
     p.add_argument("--factor-grid", action="store_true", help="factors x codes grid")
+    p.add_argument(
+        "--sigma-sweep",
+        action="store_true",
+        help="also train vq24 and factorial4x6 at each fixed sigma_x of "
+        + ", ".join(f"{v:g}" for v in SIGMA_SWEEP),
+    )
     p.add_argument(
         "--meanfield-check",
         action="store_true",
@@ -1048,108 +1521,151 @@ def build_parser():
     )
     p.add_argument(
         "--models",
-        type=str,
-        default=",".join(ALL_MODELS),
-        help="comma list of " + ",".join(ALL_MODELS),
+        type=parse_models,
+        default=list(ALL_MODELS),
+        help="comma list of " + ",".join(ALL_MODELS) + " (default: all)",
     )
-    p.add_argument("--n-images", type=int, default=200)
-    p.add_argument("--n-factors", type=int, default=4)
-    p.add_argument("--n-codes", type=int, default=6)
-    p.add_argument("--n-hidden", type=int, default=64)
-    p.add_argument("--steps", type=int, default=1500, help="Adam steps per model")
-    p.add_argument("--batch-size", type=int, default=50)
-    p.add_argument("--lr", type=float, default=0.01)
-    p.add_argument("--sigma-x", type=float, default=0.15, help="pixel noise std (Gaussian)")
     p.add_argument(
-        "--sigma-start", type=float, default=0.5, help="training noise std annealed to sigma_x"
+        "--n-images",
+        type=int_in(2, 20000),
+        default=200,
+        help="training (and held-out) images per seed (int, 2..20000; default 200)",
+    )
+    p.add_argument(
+        "--n-factors", type=int_in(1, 12), default=4, help="factors (int, 1..12; default 4)"
+    )
+    p.add_argument(
+        "--n-codes", type=int_in(2, 64), default=6, help="codes per factor (int, 2..64; default 6)"
+    )
+    p.add_argument(
+        "--n-hidden",
+        type=int_in(1, 1024),
+        default=64,
+        help="tanh hidden units of the MLP encoders (int, 1..1024; default 64)",
+    )
+    p.add_argument(
+        "--steps", type=int_in(1, 100000), default=1500, help="Adam steps per model (int, 1..1e5)"
+    )
+    p.add_argument(
+        "--batch-size", type=int_in(1, 20000), default=50, help="images per step (int, 1..20000)"
+    )
+    p.add_argument(
+        "--lr",
+        type=float_in(0.0, 10.0, lo_open=True),
+        default=0.01,
+        help="Adam learning rate (float, 0 < lr <= 10; default 0.01)",
+    )
+    p.add_argument(
+        "--sigma-mode",
+        choices=["fixed", "mdl"],
+        default="fixed",
+        help="fixed: pixel noise sigma_x as given; mdl: sigma_x learned by minimising the "
+        "description length, quantisation width sqrt(2 pi) x the factorial's learned sigma",
+    )
+    p.add_argument(
+        "--sigma-x",
+        type=float_in(0.01, 10.0),
+        default=0.15,
+        help="pixel noise std, pixel-value units (float, 0.01..10; default 0.15, v1's value)",
+    )
+    p.add_argument(
+        "--sigma-start",
+        type=float_in(0.01, 10.0),
+        default=0.5,
+        help="training noise std annealed to sigma_x (mdl: initial learned value) "
+        "(float, 0.01..10; default 0.5)",
     )
     p.add_argument(
         "--quant",
-        type=float,
+        type=float_in(1e-6, 100.0),
         default=None,
-        help="pixel quantisation width; default sqrt(2 pi) sigma_x",
+        help="pixel quantisation width t, pixel-value units (float, 1e-6..100; default "
+        "sqrt(2 pi) sigma_x)",
     )
-    p.add_argument("--prior", choices=["learned", "uniform"], default="learned")
     p.add_argument(
-        "--beta-start", type=float, default=1.0, help="initial KL weight (ramped to 1; 1 = none)"
+        "--prior", choices=["learned", "uniform"], default="learned", help="code prior p(k)"
+    )
+    p.add_argument(
+        "--beta-start",
+        type=float_in(0.0, 1.0, lo_open=True),
+        default=1.0,
+        help="initial KL weight, ramped to 1 (float, 0 < b <= 1; 1 = no ramp)",
     )
     p.add_argument(
         "--restarts",
-        type=int,
+        type=int_in(1, 64),
         default=4,
-        help="vq24/factorial: restarts, the lowest training free energy is kept",
+        help="vq24/factorial restarts, lowest training free energy kept (int, 1..64; default 4)",
     )
-    p.add_argument("--anneal-frac", type=float, default=0.5)
-    p.add_argument("--n-samples", type=int, default=500, help="bits-back samples per image")
-    p.add_argument("--pca-components", type=int, default=5)
-    p.add_argument("--pca-steps", type=int, default=200)
-    # issue 6: modern methods
-    p.add_argument("--latent-dim", type=int, default=4, help="latent size per quantiser (modern)")
-    p.add_argument("--beta-commit", type=float, default=0.25, help="VQ-VAE commitment weight")
-    p.add_argument("--tau-start", type=float, default=1.0, help="Gumbel temperature start")
-    p.add_argument("--tau-end", type=float, default=0.1, help="Gumbel temperature end")
-    p.add_argument("--alpha", type=float, default=0.01, help="VQ-DRAW all-options weight")
-    p.add_argument("--log-every", type=int, default=50)
+    p.add_argument(
+        "--anneal-frac",
+        type=float_in(0.0, 1.0),
+        default=0.5,
+        help="fraction of steps for the noise anneal and KL ramp (float, 0..1; default 0.5)",
+    )
+    p.add_argument(
+        "--n-samples",
+        type=int_in(1, 10000),
+        default=500,
+        help="sampled bits-back draws per image (int, 1..10000; default 500)",
+    )
+    p.add_argument(
+        "--pca-components", type=int_in(1, 96), default=5, help="PCA code size (int, 1..96)"
+    )
+    p.add_argument(
+        "--pca-steps", type=int_in(0, 100000), default=200, help="PCA Adam steps (int, 0..1e5)"
+    )
+    p.add_argument(
+        "--latent-dim",
+        type=int_in(1, 64),
+        default=4,
+        help="latent size per quantiser, modern models (int, 1..64; default 4)",
+    )
+    p.add_argument(
+        "--beta-commit",
+        type=float_in(0.0, 100.0),
+        default=0.25,
+        help="VQ-VAE commitment weight (float, 0..100; default 0.25)",
+    )
+    p.add_argument(
+        "--tau-start",
+        type=float_in(0.01, 100.0),
+        default=1.0,
+        help="Gumbel temperature at the start (float, 0.01..100; default 1)",
+    )
+    p.add_argument(
+        "--tau-end",
+        type=float_in(0.01, 100.0),
+        default=0.1,
+        help="Gumbel temperature at the end (float, 0.01..100; default 0.1)",
+    )
+    p.add_argument(
+        "--alpha",
+        type=float_in(0.0, 100.0),
+        default=0.01,
+        help="VQ-DRAW weight of the mean error of all options (float, 0..100; default 0.01)",
+    )
+    p.add_argument(
+        "--log-every",
+        type=int_in(1, 100000),
+        default=50,
+        help="steps between curve points (int, 1..1e5; default 50)",
+    )
     return p
 
 
 def validate(args, parser):
-    """Numeric and path checks before any training (one-line error, exit 2)."""
+    """Cross-flag limits and the output path, checked before any training (exit 2)."""
     err = parser.error
-    models = [m.strip() for m in args.models.split(",") if m.strip()]
-    if not models:
-        err("--models is empty")
-    bad = [m for m in models if m not in ALL_MODELS]
-    if bad:
-        err(f"unknown model(s) {','.join(bad)}; choose from {','.join(ALL_MODELS)}")
-    if args.n_codes < 2:
-        err(f"--n-codes must be >= 2 (got {args.n_codes})")
-    if args.n_factors < 1:
-        err(f"--n-factors must be >= 1 (got {args.n_factors})")
-    if args.n_codes**args.n_factors > 200000:
-        err("--n-codes ** --n-factors must be <= 200000 (joint codes are enumerated)")
-    if args.n_images < 2:
-        err(f"--n-images must be >= 2 (got {args.n_images})")
-    for name in [
-        "n_hidden",
-        "steps",
-        "batch_size",
-        "n_samples",
-        "restarts",
-        "pca_components",
-        "latent_dim",
-        "log_every",
-    ]:
-        if getattr(args, name) < 1:
-            err(f"--{name.replace('_', '-')} must be >= 1 (got {getattr(args, name)})")
-    if args.pca_steps < 0:
-        err("--pca-steps must be >= 0")
-    if args.pca_components > IMG_H * IMG_W:
-        err("--pca-components must be <= 96")
-    if args.sweep < 0:
-        err(f"--sweep must be >= 0 (got {args.sweep})")
-    for name in ["lr", "sigma_x", "sigma_start", "tau_start", "tau_end"]:
-        v = getattr(args, name)
-        if not (v > 0 and math.isfinite(v)):
-            err(f"--{name.replace('_', '-')} must be > 0 (got {v})")
-    if args.quant is not None and not (args.quant > 0 and math.isfinite(args.quant)):
-        err(f"--quant must be > 0 (got {args.quant})")
-    if not (0 < args.beta_start <= 1):
-        err(f"--beta-start must be in (0, 1] (got {args.beta_start})")
-    if not (0 <= args.anneal_frac <= 1):
-        err(f"--anneal-frac must be in [0, 1] (got {args.anneal_frac})")
-    if args.beta_commit < 0 or args.alpha < 0:
-        err("--beta-commit and --alpha must be >= 0")
-    if args.json:
-        parent = Path(args.json).resolve().parent
-        probe = parent
-        while not probe.exists():
-            probe = probe.parent
-        if not os.access(probe, os.W_OK) or (parent.exists() and not parent.is_dir()):
-            err(f"cannot write --json {args.json}")
-        if Path(args.json).is_dir():
-            err(f"--json {args.json} is a directory")
-    return models
+    F, K = args.n_factors, args.n_codes
+    if K**F > 200000:
+        err(f"--n-codes ** --n-factors = {K**F} > 200000 (joint codes are enumerated)")
+    if any(m in MODERN_MODELS for m in args.models) and args.n_images * K**F > 20_000_000:
+        err("--n-images x n-codes^n-factors > 2e7: modern models' joint posterior would not fit")
+    if args.batch_size > args.n_images:
+        err(f"--batch-size {args.batch_size} > --n-images {args.n_images}")
+    check_output_path(parser, args.json, "--json", suffix=".json")
+    return args.models
 
 
 def config_from_args(args):
@@ -1163,6 +1679,7 @@ def config_from_args(args):
         "steps": args.steps,
         "batch_size": args.batch_size,
         "lr": args.lr,
+        "sigma_mode": args.sigma_mode,
         "sigma_x": args.sigma_x,
         "sigma_start": args.sigma_start,
         "quant": quant,
@@ -1185,19 +1702,21 @@ def config_from_args(args):
         "bump_sigma": BUMP_SIGMA,
         "n_curve_points": N_CURVE_POINTS,
     }
+    if args.sigma_mode == "mdl":
+        cfg["quant_rule"] = "sqrt(2 pi) x the factorial VQ's MDL sigma_x, per seed"
     if args.smoke:
         cfg.update(n_images=40, steps=60, n_samples=20, pca_steps=10, log_every=20, restarts=2)
+        cfg["batch_size"] = min(cfg["batch_size"], cfg["n_images"])
     return cfg
 
 
 def main(argv=None):
+    """Train, score and record; returns the record (exit codes: see run_cli)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     models = validate(args, parser)
     cfg = config_from_args(args)
-    n_seeds = max(1, args.sweep)
-    if args.smoke:
-        n_seeds = 1
+    n_seeds = 1 if args.smoke else max(1, args.sweep)
     print(f"{STUB}: models={models} seeds={cfg['seed']}..{cfg['seed'] + n_seeds - 1}")
     print("config: " + json.dumps({k: v for k, v in cfg.items()}, default=str))
     t0 = time.perf_counter()
@@ -1205,6 +1724,9 @@ def main(argv=None):
     sweep_wall = time.perf_counter() - t0
     if args.factor_grid:
         metrics["grid"] = run_factor_grid(cfg, n_seeds)
+    if args.sigma_sweep:
+        sigmas = SIGMA_SWEEP[3:5] if args.smoke else SIGMA_SWEEP
+        metrics["sigma_sweep"] = run_sigma_sweep(cfg, n_seeds, sigmas)
     if args.meanfield_check:
         mf = run_sweep(cfg, ["factorial4x6_mftrained"], n_seeds, verbose=True)
         metrics["meanfield_check"] = mf["factorial4x6_mftrained"]
@@ -1223,28 +1745,36 @@ def main(argv=None):
         "code_bits": PAPER_CODE_BITS,
     }
     wall = time.perf_counter() - t0
+    conv = (
+        "sigma_x learned (MDL), t = sqrt(2 pi) sigma_hat"
+        if args.sigma_mode == "mdl"
+        else f"sigma_x = {cfg['sigma_x']:g}, t = {cfg['quant']:.4g}"
+    )
     if "factorial4x6" in metrics["models"]:
-        fac = metrics["models"]["factorial4x6"]["summary"]["total_bits"]["mean"]
+        summ = metrics["models"]["factorial4x6"]["summary"]
         headline = {
-            "name": "factorial4x6 exact description length, held-out images",
+            "name": f"factorial4x6 description length, training images ({conv})",
             "claim": (
-                "A factorial stochastic VQ (4 factors x 6 codes) describes spline images far more "
-                "cheaply than one 24-code VQ; we test >= 3x on the exact bits-back bound."
+                "The paper's factorial stochastic VQ (4 factors x 6 codes) describes its "
+                "training spline images in about 18 + 7 = 25 bits; exact bits-back bound, "
+                "held-out images beside it."
             ),
-            "value": fac,
+            "value": summ["train_total_bits"]["mean"],
             "unit": "bits/image",
             "paper_value": PAPER_TOTAL_BITS,
             "better": "lower",
+            "heldout_value": summ["total_bits"]["mean"],
         }
     else:
         first = models[0]
         headline = {
-            "name": f"{first} exact description length, held-out images",
+            "name": f"{first} description length, training images ({conv})",
             "claim": "Exact bits-back description length of the chosen model.",
-            "value": metrics["models"][first]["summary"]["total_bits"]["mean"],
+            "value": metrics["models"][first]["summary"]["train_total_bits"]["mean"],
             "unit": "bits/image",
             "paper_value": None,
             "better": "lower",
+            "heldout_value": metrics["models"][first]["summary"]["total_bits"]["mean"],
         }
     record = {
         "stub": STUB,
@@ -1256,6 +1786,7 @@ def main(argv=None):
             models=models,
             sweep=args.sweep,
             factor_grid=args.factor_grid,
+            sigma_sweep=args.sigma_sweep,
             meanfield_check=args.meanfield_check,
             estimator_check=args.estimator_check,
             smoke=args.smoke,
@@ -1263,23 +1794,27 @@ def main(argv=None):
         "headline": headline,
         "metrics": metrics,
         "reproduces": reproduces_from(goals),
+        "timing": {"wall_time_s": wall},
         "wall_time_s": wall,
         "env": env_info(),
     }
+    for v in headline.values():
+        if isinstance(v, float):
+            check_finite(n_seeds, {"headline": v})
+    text = dumps_record(record)
     if args.json:
-        write_json_atomic(Path(args.json), record)
+        write_atomic(Path(args.json), text)
     summ = "  ".join(
         f"{n} {metrics['models'][n]['summary']['total_bits']['mean']:.2f}" for n in models
     )
-    print(f"done in {wall:.1f} s. mean exact DL (bits/image): {summ}")
-    if "ratio_vq24_over_factorial_mean" in goals:
-        print(
-            f"headline: factorial4x6 {headline['value']:.2f} bits/image; vq24/factorial ratio "
-            f"{goals['ratio_vq24_over_factorial_mean']:.2f} (goal >= 3); "
-            f"reproduces={record['reproduces']}"
-        )
+    print(f"done in {wall:.1f} s. mean exact held-out DL (bits/image): {summ}")
+    print(
+        f"headline: {headline['name']}: {headline['value']:.2f} bits/image "
+        f"(held-out {headline['heldout_value']:.2f}; paper {PAPER_TOTAL_BITS:g}); "
+        f"reproduces={record['reproduces']}"
+    )
     return record
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_cli(main, "spline_images_factorial_vq.py"))
