@@ -6,20 +6,22 @@
 Figures (written to --outdir, default encoder-4-2-4/viz):
   code_trajectories.png   mean hidden code of each pattern on the unit square over
                           learning (anneal), for four seeds: solutions and traps
-  weights_hinton.png      Hinton diagram of the learned weights; V1[i] and V2[i] rows agree
+  weights.png             heat map of one network's learned weights, with a colorbar
   pattern_like_probs.png  free-running p(v) of the 16 "pattern-like" states vs the data
+  learning_curves.png     KL(data || model) per cycle, solved vs trapped seeds
   success_by_method.png   seeds with four codes per method from results/*.json
   cycles_to_codes.png     cumulative share of seeds with four codes over learning cycles
-  learning_curves.png     KL(data || model) per cycle, solved vs trapped seeds
-The training code is imported from encoder_4_2_4.py.
+  noise_ablation.png      sampled vs exact statistics under each update rule and init
+  lockin.png              seeds that found four codes vs seeds that kept them
+Every figure is 7.5 in wide at 110 dpi (825 px) with text of at least 9 pt. The training
+code is imported from encoder_4_2_4.py. Exit codes: 0 ok, 2 bad input, 74 cannot write
+output, 130 interrupted, 143 terminated.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import matplotlib
@@ -82,111 +84,132 @@ def draw_codes(ax, code_mean, k, upto=None, title=None):
     ax.set_xlim(-0.1, 1.1)
     ax.set_ylim(-0.1, 1.1)
     ax.set_aspect("equal")
-    ax.set_xlabel("p(H[0] = 1 | pattern)")
-    ax.set_ylabel("p(H[1] = 1 | pattern)")
+    ax.set_xlabel("p(H[0] = 1 | pattern)", fontsize=9)
+    ax.set_ylabel("p(H[1] = 1 | pattern)", fontsize=9)
+    ax.tick_params(labelsize=9)
     if title:
         ax.set_title(title, fontsize=10)
 
 
-def draw_hinton(ax, W, L1, L2, b_v, b_h, max_w=None, title=None):
-    """Hinton diagram: squares of area proportional to |w| (white +, black -).
+WEIGHT_COLS = ["H[0]", "H[1]", "bias", "0", "1", "2", "3"]
+WEIGHT_ROWS = [f"V1[{i}]" for i in range(4)] + [f"V2[{i}]" for i in range(4)] + ["H bias"]
 
-    Layout: columns H[0], H[1], bias, then the four within-group weights of the row's own
-    group (column "unit j" of row V1[i] is L1[i, j]; the diagonal is empty); rows V1[0..3],
-    a gap, V2[0..3]; the hidden biases sit in a last row."""
-    ax.set_facecolor("0.55")
-    L = [L1, L2]
-    max_w = max_w or max(np.abs(x).max() for x in (W, L1, L2, b_v, b_h, np.ones(1) * 1e-9))
-    xs = [0, 1, 2, 3.6, 4.6, 5.6, 6.6]
-    rows, ys = [], []
-    for g, y0 in ((0, 0.0), (1, 4.6)):
+
+def weight_matrix(W, L1, L2, b_v, b_h) -> np.ndarray:
+    """The weights of one network as a (9, 7) array for a heat map: rows V1[0..3],
+    V2[0..3], then the hidden biases; columns the weights to H[0], H[1], the unit's bias,
+    and its within-group weights to units 0..3 of its own group (NaN on the diagonal, where
+    there is no connection, and in the unused cells of the last row)."""
+    M = np.full((9, 7), np.nan)
+    for g, L in enumerate((L1, L2)):
         for i in range(4):
             k = 4 * g + i
-            rows.append((f"V{g + 1}[{i}]", [W[k, 0], W[k, 1], b_v[k], *L[g][i]]))
-            ys.append(y0 + i)
-    rows.append(("H bias", list(b_h)))
-    ys.append(9.2)
+            M[k, :3] = W[k, 0], W[k, 1], b_v[k]
+            M[k, 3:] = L[i]
+            M[k, 3 + i] = np.nan
+    M[8, :2] = b_h
+    return M
 
-    def square(x, y, val):
-        s = np.sqrt(abs(val) / max_w) * 0.9
-        color = "white" if val > 0 else "black"
-        ax.add_patch(plt.Rectangle((x - s / 2, y - s / 2), s, s, color=color))
 
-    for (_, vals), y in zip(rows, ys, strict=True):
-        for x, val in zip(xs, vals, strict=False):
-            square(x, y, val)
-    ax.set_xlim(-0.6, 7.2)
-    ax.set_ylim(9.8, -0.6)
-    ax.set_xticks(xs, ["H[0]", "H[1]", "bias", "unit 0", "unit 1", "unit 2", "unit 3"])
-    ax.tick_params(axis="x", labelrotation=90, labelsize=8)
-    ax.set_yticks(ys, [r[0] for r in rows])
-    ax.set_aspect("equal")
+def draw_weights(ax, W, L1, L2, b_v, b_h, max_w=None, title=None, annotate=True):
+    """Heat map of one network's weights (``weight_matrix``), diverging colours centred
+    on zero; returns the image for a colorbar."""
+    M = weight_matrix(W, L1, L2, b_v, b_h)
+    max_w = max_w or max(float(np.nanmax(np.abs(M))), 1e-9)
+    cmap = plt.get_cmap("RdBu_r").copy()
+    cmap.set_bad("0.85")
+    im = ax.imshow(M, cmap=cmap, vmin=-max_w, vmax=max_w, aspect="auto")
+    if annotate:
+        for (r, c), v in np.ndenumerate(M):
+            if np.isfinite(v):
+                dark = abs(v) > 0.6 * max_w
+                ax.text(
+                    c,
+                    r,
+                    f"{v:.0f}",
+                    ha="center",
+                    va="center",
+                    fontsize=9,
+                    color="white" if dark else "black",
+                )
+    ax.set_xticks(range(7), WEIGHT_COLS, fontsize=9)
+    ax.set_yticks(range(9), WEIGHT_ROWS, fontsize=9)
+    ax.set_xlabel("to H, bias | to unit j of the same group", fontsize=9)
+    ax.axhline(3.5, color="k", lw=1.5)
+    ax.axhline(7.5, color="k", lw=1.5)
+    ax.axvline(2.5, color="k", lw=1.5)
     if title:
         ax.set_title(title, fontsize=10)
+    return im
 
 
 # ---------------------------------------------------------------------------------------
-# Figures
+# Figures (each ~830 px wide: figsize width 7.5 in at DPI 110; text >= 9 pt)
 
 
-def fig_code_trajectories(outdir, seed):
-    cfg, res, hist = train_with_history(range(seed, seed + 4))
-    fig, axes = plt.subplots(1, 4, figsize=(15, 4.5))
-    for k, ax in enumerate(axes):
+def save_figure(fig, path: Path) -> None:
+    """Write a figure atomically as PNG (``encoder_4_2_4.write_atomic``) and close it."""
+    E.write_atomic(path, lambda fh: fig.savefig(fh, format="png", dpi=DPI))
+    plt.close(fig)
+
+
+def fig_code_trajectories(outdir, seed, cycles=400):
+    cfg, res, hist = train_with_history(range(seed, seed + 4), cycles=cycles)
+    fig, axes = plt.subplots(2, 2, figsize=(7.5, 8.0))
+    for k, ax in enumerate(axes.ravel()):
         fc = res["first_success_cycle"][k]
         first = f"four codes first at cycle {fc}" if res["success"][k] else "never four codes"
         state = f"{first};\n{res['n_codes'][k]} codes at the end"
         draw_codes(ax, hist["code_mean"], k, title=f"seed {seed + k}: {state}")
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=9)
     fig.suptitle(
-        f"Hidden code of each pattern over {cfg.cycles} annealing learning cycles "
+        f"Hidden code of each pattern over {cfg.cycles} annealing learning cycles\n"
         "(+ = start, dot = end; grey squares = the four corners)",
-        fontsize=11,
+        fontsize=10,
     )
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
-    fig.savefig(outdir / "code_trajectories.png", dpi=DPI)
-    plt.close(fig)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    save_figure(fig, outdir / "code_trajectories.png")
 
 
-def fig_weights_and_probs(outdir, seed):
-    cfg, res, hist = train_with_history(range(seed, seed + 8))
+def fig_weights_and_probs(outdir, seed, cycles=400):
+    cfg, res, hist = train_with_history(range(seed, seed + 8), cycles=cycles)
     k = first_solved(res)
     params = [np.array(res[x])[k] for x in E.PARAM_NAMES]
-    max_w = max(np.abs(x).max() for x in params)
-    fig, ax = plt.subplots(figsize=(6.2, 6.8))
-    draw_hinton(
+    fig, ax = plt.subplots(figsize=(7.5, 6.0))
+    im = draw_weights(
         ax,
         *params,
-        title=f"anneal, seed {seed + k}, after {cfg.cycles} cycles\n"
-        f"max |w| = {max_w:.0f} (T = {cfg.temperature:g})",
+        title=f"Weights after {cfg.cycles} annealing cycles (seed {seed + k}; T = "
+        f"{cfg.temperature:g})\nleft: to H and bias; right: within the unit's own group",
     )
+    cb = fig.colorbar(im, ax=ax, fraction=0.05, pad=0.02)
+    cb.set_label("weight (paper's units)", fontsize=9)
+    cb.ax.tick_params(labelsize=9)
     fig.tight_layout()
-    fig.savefig(outdir / "weights_hinton.png", dpi=DPI)
-    plt.close(fig)
+    save_figure(fig, outdir / "weights.png")
 
     p = E.pattern_like_probs(*(x[None] for x in params), cfg.temperature)[0]
     q_noisy = E.data_distribution(cfg.noise_on, cfg.noise_off)[E.PATTERN_LIKE_INDEX]
     q_clean = E.data_distribution()[E.PATTERN_LIKE_INDEX]
-    fig, ax = plt.subplots(figsize=(9, 3.8))
+    fig, ax = plt.subplots(figsize=(7.5, 3.8))
     x = np.arange(16)
     ax.bar(x - 0.27, q_clean.ravel(), 0.27, label="data (clean patterns)", color="0.3")
     ax.bar(x, q_noisy.ravel(), 0.27, label="data with noisy clamping", color="0.65")
     ax.bar(x + 0.27, p.ravel(), 0.27, label="model, free-running at T", color="#1f77b4")
-    ax.set_xticks(x, [f"{i}{j}" for i in range(4) for j in range(4)])
-    ax.set_xlabel("pattern-like state: V1 unit i on, V2 unit j on (label ij)")
-    ax.set_ylabel("probability")
+    ax.set_xticks(x, [f"{i}{j}" for i in range(4) for j in range(4)], fontsize=9)
+    ax.tick_params(labelsize=9)
+    ax.set_xlabel("pattern-like state: V1 unit i and V2 unit j on (label ij)", fontsize=9)
+    ax.set_ylabel("probability", fontsize=9)
     ax.set_title(
-        f"Free-phase probability of the 16 pattern-like states (anneal, seed {seed + k}; "
-        f"these hold {p.sum():.2f} of the model's mass)",
+        f"Free-phase probability of the 16 pattern-like states (seed {seed + k});\n"
+        f"they hold {p.sum():.2f} of the model's probability mass",
         fontsize=10,
     )
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=9)
     fig.tight_layout()
-    fig.savefig(outdir / "pattern_like_probs.png", dpi=DPI)
-    plt.close(fig)
+    save_figure(fig, outdir / "pattern_like_probs.png")
 
-    # learning curves of the same 8 seeds
     T = cfg.temperature
     kl = np.array(
         [
@@ -194,7 +217,7 @@ def fig_weights_and_probs(outdir, seed):
             for c in range(len(hist["W"]))
         ]
     )
-    fig, ax = plt.subplots(figsize=(7, 3.8))
+    fig, ax = plt.subplots(figsize=(7.5, 3.8))
     for j in range(kl.shape[1]):
         ok = res["success"][j]
         ax.plot(kl[:, j], color="#2ca02c" if ok else "#d62728", lw=1, alpha=0.8)
@@ -204,20 +227,21 @@ def fig_weights_and_probs(outdir, seed):
     ax.plot([], [], color="#2ca02c", label="found four codes (dot: first cycle with four)")
     if not all(res["success"]):
         ax.plot([], [], color="#d62728", label="two patterns still share a code")
-    ax.set_xlabel("learning cycle")
-    ax.set_ylabel("KL(data || model), bits")
+    ax.set_xlabel("learning cycle", fontsize=9)
+    ax.set_ylabel("KL(data ‖ model), bits", fontsize=9)
+    ax.tick_params(labelsize=9)
     ax.set_title(f"Exact KL during annealing-based learning, seeds {seed}..{seed + 7}", fontsize=10)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=9)
     fig.tight_layout()
-    fig.savefig(outdir / "learning_curves.png", dpi=DPI)
-    plt.close(fig)
+    save_figure(fig, outdir / "learning_curves.png")
 
 
 RECORD_STYLE = {  # record -> (bar colour, label in the success figure)
-    "headline": ("#1f77b4", "paper's model (within-group weights)"),
-    "bipartite": ("#7f7f7f", "bipartite model (no within-group weights)"),
-    "restarts": ("#ff7f0e", "with restart-if-unsolved"),
+    "headline": ("#1f77b4", "paper's model"),
+    "bipartite": ("#7f7f7f", "bipartite model"),
+    "restarts": ("#ff7f0e", "with restarts"),
 }
+SHORT_LABEL = {"anneal": "anneal", "exact": "exact", "cd": "CD-5"}
 
 
 def fig_success(outdir, results_dir):
@@ -225,7 +249,7 @@ def fig_success(outdir, results_dir):
     recs = load_records(results_dir)
     if "headline" not in recs:
         return
-    fig, ax = plt.subplots(figsize=(9, 4.0))
+    fig, ax = plt.subplots(figsize=(7.5, 4.4))
     names, vals, ends, cols = [], [], [], []
     for key, (colour, _) in RECORD_STYLE.items():
         rec = recs.get(key)
@@ -234,38 +258,35 @@ def fig_success(outdir, results_dir):
         for m in E.METHODS:
             if m in rec["metrics"]:
                 r = rec["metrics"][m]
-                cfgm = rec["config"][m]
-                tag = f"\nrestart {cfgm['restart_every']}" if cfgm["restart_every"] else ""
-                tag += "" if cfgm.get("within", False) else "\nbipartite"
-                names.append(METHOD_LABEL[m] + tag)
+                names.append(SHORT_LABEL[m])
                 vals.append(100 * r["n_success"] / r["n_runs"])
                 ends.append(100 * r["n_solved_at_end"] / r["n_runs"])
                 cols.append(colour)
     x = np.arange(len(vals))
     ax.bar(x, vals, color=cols, width=0.75)
-    ax.plot(x, ends, "v", color="k", ms=6, label="four codes and recall 4/4 at the end")
+    ax.plot(x, ends, "v", color="k", ms=6, label="final: four codes + recall 4/4")
     for i, v in enumerate(vals):
-        ax.text(i, v + 1.5, f"{v:.0f}", ha="center", fontsize=8)
+        ax.text(i, v + 1.5, f"{v:.0f}", ha="center", fontsize=9)
     ax.axhline(100, color="k", ls="--", lw=1, label="paper: 250/250 runs")
     ax.axhline(
         100 * E.EARLIER_SUCCESS_PER_ATTEMPT,
         color="0.5",
         ls=":",
         lw=1,
-        label="earlier CD-5 reproduction, per attempt",
+        label="reference v1 (CD-5), per attempt",
     )
     for key, (colour, label) in RECORD_STYLE.items():
         if key in recs:
             ax.bar([0], [0], color=colour, label=label)
-    ax.set_xticks(x, names, fontsize=7)
-    ax.set_ylabel("% of seeds with four different codes")
-    ax.set_ylim(0, 135)
+    ax.set_xticks(x, names, fontsize=9)
+    ax.tick_params(labelsize=9)
+    ax.set_ylabel("% of seeds with four codes", fontsize=9)
+    ax.set_ylim(0, 145)
     n = recs["headline"]["n_seeds"]
-    ax.set_title(f"Seeds that found four different codes, per method (same {n} seeds)", fontsize=9)
-    ax.legend(fontsize=7, loc="upper center", ncol=3)
+    ax.set_title(f"Seeds that found four different codes (same {n} seeds)", fontsize=10)
+    ax.legend(fontsize=9, loc="upper center", ncol=2)
     fig.tight_layout()
-    fig.savefig(outdir / "success_by_method.png", dpi=DPI)
-    plt.close(fig)
+    save_figure(fig, outdir / "success_by_method.png")
 
 
 def fig_cycles(outdir, results_dir):
@@ -294,20 +315,122 @@ def fig_cycles(outdir, results_dir):
     ax.axhline(50, color="0.7", lw=0.8)
     ax.set_xscale("log")
     ax.set_xlim(1, max(h["config"][m]["cycles"] for m in E.METHODS if m in h["config"]))
-    ax.set_xlabel("learning cycle")
-    ax.set_ylabel("% of seeds with four codes")
+    ax.set_xlabel("learning cycle", fontsize=9)
+    ax.set_ylabel("% of seeds with four codes", fontsize=9)
+    ax.tick_params(labelsize=9)
     ax.set_ylim(0, 102)
     ax.set_title("When the four codes first become distinct (headline record)", fontsize=10)
-    ax.legend(fontsize=7, loc="upper left")
+    ax.legend(fontsize=9, loc="upper left")
     fig.tight_layout()
-    fig.savefig(outdir / "cycles_to_codes.png", dpi=DPI)
-    plt.close(fig)
+    save_figure(fig, outdir / "cycles_to_codes.png")
+
+
+def fig_noise_ablation(outdir, results_dir):
+    """Seeds with four codes in the 2 x 2 x 2 ablation: sampled vs exact statistics, for
+    each pairing of update rule and initial weights (records noise_*.json)."""
+    recs = load_records(results_dir)
+    cells = [k for k in NOISE_RECORDS if k in recs]
+    if not cells:
+        return
+    fig, ax = plt.subplots(figsize=(7.5, 4.0))
+    x = np.arange(len(cells))
+    for j, (m, colour) in enumerate((("anneal", "#1f77b4"), ("exact", "#d62728"))):
+        found = [100 * recs[k]["metrics"][m]["n_success"] / recs[k]["n_seeds"] for k in cells]
+        kept = [
+            100 * recs[k]["metrics"][m]["n_four_codes_at_end"] / recs[k]["n_seeds"] for k in cells
+        ]
+        xs = x + (j - 0.5) * 0.38
+        ax.bar(xs, found, 0.36, color=colour, label=STATS_LABEL[m])
+        ax.plot(xs, kept, "v", color="k", ms=6, label="final network: four codes" if j else None)
+        for xi, v in zip(xs, found, strict=True):
+            ax.text(xi, v + 1.5, f"{v:.0f}", ha="center", fontsize=9)
+    ax.set_xticks(x, [cell_label(recs[k]["config"]["anneal"]) for k in cells], fontsize=9)
+    ax.tick_params(labelsize=9)
+    ax.set_ylabel("% of seeds with four codes", fontsize=9)
+    ax.set_ylim(0, 130)
+    ax.axhline(100, color="k", ls="--", lw=0.8)
+    ax.set_title(
+        "Sampling noise isolated: same update rule and initial weights, sampled vs exact "
+        "statistics",
+        fontsize=10,
+    )
+    ax.legend(fontsize=9, loc="upper center", ncol=3)
+    fig.tight_layout()
+    save_figure(fig, outdir / "noise_ablation.png")
+
+
+def fig_lockin(outdir, results_dir):
+    """Share of seeds whose four codes are in place from cycle c to the end of the run
+    (settled by c), next to the share that has found them by c: headline anneal
+    (statistics recorded after every time unit) and the lock-in run (after every probe)."""
+    recs = load_records(results_dir)
+    runs = [(k, recs[k]) for k in ("headline", "lockin") if k in recs]
+    if not runs:
+        return
+    fig, ax = plt.subplots(figsize=(7.5, 3.8))
+    for (_, rec), colour in zip(runs, ("#1f77b4", "#9467bd"), strict=False):
+        ps = rec["metrics"]["per_seed"]["anneal"]
+        n, cycles = len(ps["seeds"]), rec["config"]["anneal"]["cycles"]
+        tag = (
+            "per time unit"
+            if rec["config"]["anneal"].get("collect", "unit") == "unit"
+            else ("per probe")
+        )
+        for field, style, what in (
+            ("first_success_cycle", "-", "found"),
+            ("settled_cycle", "--", "in place to the end"),
+        ):
+            c = np.sort([v for v in ps[field] if v is not None])
+            share = 100 * np.arange(1, len(c) + 1) / n
+            ax.step(
+                np.r_[1, c, cycles],
+                np.r_[0, share, share[-1] if len(share) else 0],
+                style,
+                where="post",
+                color=colour,
+                lw=1.5,
+                label=f"{what}; statistics {tag}",
+            )
+    ax.axvline(E.PAPER_LONGEST_CYCLES, color="k", ls=":", lw=1, label="paper: longest 1810")
+    ax.set_xscale("log")
+    ax.set_xlabel("learning cycle", fontsize=9)
+    ax.set_ylabel("% of seeds with four codes", fontsize=9)
+    ax.tick_params(labelsize=9)
+    ax.set_ylim(0, 102)
+    ax.set_title("Found vs. kept: four codes first found, and in place to the end", fontsize=10)
+    ax.legend(fontsize=9, loc="upper left")
+    fig.tight_layout()
+    save_figure(fig, outdir / "lockin.png")
 
 
 # ---------------------------------------------------------------------------------------
 # README blocks
 
-RECORD_NAMES = ("headline", "restarts", "bipartite", "step1", "clamp4", "exact_traps")
+#: the four records of the noise ablation: --method anneal,exact with one update rule
+#: and one initial-weight scale each, so each record's two rows differ only in the noise
+NOISE_RECORDS = (
+    "noise_sign_zero",
+    "noise_sign_random",
+    "noise_gradient_zero",
+    "noise_gradient_random",
+)
+RECORD_NAMES = (
+    "headline",
+    "restarts",
+    "bipartite",
+    "step1",
+    "clamp4",
+    "exact_traps",
+    "lockin",
+    *NOISE_RECORDS,
+)
+STATS_LABEL = {"anneal": "sampled (annealing)", "exact": "exact (enumeration)", "cd": "CD-5"}
+
+
+def cell_label(cfg: dict) -> str:
+    """Update rule and initial weights of a configuration, e.g. "sign, W ~ N(0, 0.01^2)"."""
+    upd = f"sign {cfg['step']:g}" if cfg["update"] == "sign" else f"gradient {cfg['lr']:g}"
+    return f"{upd}, init {cfg['init_scale']:g}"
 
 
 def load_records(results_dir: Path) -> dict:
@@ -388,7 +511,7 @@ def method_table(rec: dict, paper_rows: bool) -> str:
         )
         rows.append(
             [
-                "earlier reproduction (CD-5 RBM)",
+                "reference v1 (CD-5 RBM)",
                 f"about {100 * E.EARLIER_SUCCESS_PER_ATTEMPT:.0f}% per attempt",
                 *["—"] * 5,
             ]
@@ -459,11 +582,10 @@ def ablation_table(recs: dict) -> str:
 
 def goals_table(h: dict) -> str:
     """The folder's goals (and the recall counts held to the same bar), measured on the
-    headline record."""
-    g = E.GOAL_SUCCESS
+    headline record; the bar is ``encoder_4_2_4.goal_met``."""
 
     def row(label, k, n):
-        return [label, _of(k, n), "yes" if k >= g else "no"]
+        return [label, _of(k, n), "yes" if E.goal_met(k, n) else "no"]
 
     rows = []
     for m in ("anneal", "exact"):
@@ -490,13 +612,20 @@ def goals_table(h: dict) -> str:
                 n,
             ),
         ]
-    head = ["goal (seeds 0..99; bar: >= 98 of 100)", "measured", "met?"]
-    if a:
+    n_seeds = h["n_seeds"]
+    head = [
+        f"goal (seeds {h['seed']}..{h['seed'] + n_seeds - 1}; bar: at least "
+        f"{E.GOAL_SUCCESS}% of seeds)",
+        "measured",
+        "met?",
+    ]
+    tm = h.get("timing", {})
+    if "anneal_sweep_s" in tm:
         rows.append(
             [
-                f"100-seed anneal sweep < {E.GOAL_ANNEAL_SWEEP_S:.0f} s on 2 cores",
-                f"{a['wall_time_s']:.0f} s",
-                "yes" if h["metrics"].get("anneal_sweep_under_5_min") else "no",
+                f"{n_seeds}-seed anneal sweep under {tm['anneal_sweep_goal_s']:.0f} s on 2 cores",
+                f"{tm['anneal_sweep_s']:.0f} s",
+                "yes" if tm["anneal_sweep_under_goal"] else "no",
             ]
         )
     return _table(head, rows) + f"\n\nRecorded verdict (`reproduces`): **{h['reproduces']}**."
@@ -511,14 +640,15 @@ def traps_table(rec: dict) -> str:
         return "n/a" if d["n"] == 0 else f"{d['median']:.{nd}g}"
 
     def rng(d, nd):
-        return "n/a" if d["n"] == 0 else f"{d['min']:.{nd}g} .. {d['max']:.{nd}g}"
+        return "n/a" if d["n"] == 0 else f"{d['min']:+.{nd}g} .. {d['max']:+.{nd}g}"
 
     head = [
         "seeds after the headline exact run",
         "n",
-        "KL(noisy data || model), bits",
+        "$\\mathrm{KL}(q_\\mathrm{noisy} \\Vert p)$, bits (median)",
         "gradient norm (median)",
-        "top Hessian eigenvalue (range)",
+        "top Hessian eigenvalue, median",
+        "top Hessian eigenvalue, range",
     ]
     rows = [
         [
@@ -526,6 +656,9 @@ def traps_table(rec: dict) -> str:
             str(ex[name]["kl_noisy_bits"]["n"]),
             med(ex[name]["kl_noisy_bits"], 3),
             med(ex[name]["gradient_norm"], 2),
+            "n/a"
+            if ex[name]["hessian_top_eigenvalue"]["n"] == 0
+            else f"{ex[name]['hessian_top_eigenvalue']['median']:+.2g}",
             rng(ex[name]["hessian_top_eigenvalue"], 2),
         ]
         for name in ("solved", "trapped")
@@ -536,7 +669,7 @@ def traps_table(rec: dict) -> str:
         "update",
         "cycles",
         "found four codes",
-        "KL before -> after (median bits)",
+        "KL before → after (median bits)",
     ]
     rows = []
     for key, label in (
@@ -550,7 +683,7 @@ def traps_table(rec: dict) -> str:
                 f"{c['update']}, lr {c['lr']:g}",
                 str(c["extra_cycles"]),
                 _of(c["n_escaped"], c["n_trapped"]),
-                f"{med(c['kl_noisy_bits_before'], 3)} -> {med(c['kl_noisy_bits_after'], 3)}",
+                f"{med(c['kl_noisy_bits_before'], 3)} → {med(c['kl_noisy_bits_after'], 3)}",
             ]
         )
     t2 = _table(head, rows)
@@ -566,6 +699,115 @@ def traps_table(rec: dict) -> str:
     return t1 + "\n\n" + t2 + "\n\n" + text
 
 
+def noise_table(recs: dict) -> str:
+    """The 2 x 2 x 2 noise ablation: for each pairing of update rule and initial weights
+    (one record each), the sampled and the exact statistics side by side."""
+    head = [
+        "update rule",
+        "initial W (std)",
+        "statistics",
+        "four codes at some cycle",
+        "cycles to four codes, median / longest",
+        "kept them to the end",
+        "final network: four codes",
+        "mean final KL, bits",
+        "record",
+    ]
+    rows = []
+    for key in NOISE_RECORDS:
+        rec = recs.get(key)
+        if rec is None:
+            continue
+        n = rec["n_seeds"]
+        for m in ("anneal", "exact"):
+            if m not in rec["metrics"]:
+                continue
+            r, cfg = rec["metrics"][m], rec["config"][m]
+            upd = (
+                f"sign, step {cfg['step']:g}"
+                if cfg["update"] == "sign"
+                else (f"gradient, lr {cfg['lr']:g}")
+            )
+            rows.append(
+                [
+                    upd,
+                    f"{cfg['init_scale']:g}",
+                    STATS_LABEL[m],
+                    _of(r["n_success"], n),
+                    f"{_fmt(r['median_learning_cycles'])} / {_fmt(r['max_learning_cycles'])}",
+                    _of(r["n_kept_four_codes"], n),
+                    _of(r["n_four_codes_at_end"], n),
+                    f"{r['mean_kl_bits']:.3f}",
+                    f"[{key}.json](results/{key}.json)",
+                ]
+            )
+    h = recs.get("headline")
+    text = ""
+    if h is not None and rows:
+        cyc = {rec["config"]["anneal"]["cycles"] for k, rec in recs.items() if k in NOISE_RECORDS}
+        text = (
+            f"\n\nSeeds {h['seed']}..{h['seed'] + h['n_seeds'] - 1} in every row, "
+            f"{', '.join(str(c) for c in sorted(cyc))} cycles, no restarts, within-group "
+            "weights on; every other setting as in the headline."
+        )
+    return _table(head, rows) + text
+
+
+def lockin_table(recs: dict) -> str:
+    """ "Once there it remained there": how many seeds keep their four codes for the rest
+    of the run, for the headline anneal run and the every-probe statistics run."""
+    head = [
+        "annealing run",
+        "statistics recorded",
+        "cycles",
+        "found four codes",
+        "kept them at every later cycle",
+        "later cycles without four codes (median of those that found them)",
+        "codes distinct for good from cycle (median)",
+        "final network: four codes",
+        "record",
+    ]
+    rows = []
+    for key, label in (("headline", "headline"), ("lockin", "lock-in run")):
+        rec = recs.get(key)
+        if rec is None or "n_kept_four_codes" not in rec["metrics"].get("anneal", {}):
+            continue
+        r, cfg, n = rec["metrics"]["anneal"], rec["config"]["anneal"], rec["n_seeds"]
+        how = (
+            "after every time unit (10 per annealing)"
+            if cfg.get("collect", "unit") == "unit"
+            else ("after every probe")
+        )
+        rows.append(
+            [
+                label,
+                how,
+                str(cfg["cycles"]),
+                _of(r["n_success"], n),
+                _of(r["n_kept_four_codes"], n),
+                _fmt(r["median_lost_cycles"]),
+                _fmt(r["median_settled_cycles"]),
+                _of(r["n_four_codes_at_end"], n),
+                f"[{key}.json](results/{key}.json)",
+            ]
+        )
+    pr = E.PAPER_SUCCESS_RUNS
+    rows.append(
+        [
+            "paper (1985)",
+            "not stated",
+            "not stated",
+            f"{pr}/{pr}",
+            '"remained there"',
+            "—",
+            "—",
+            "—",
+            "—",
+        ]
+    )
+    return _table(head, rows)
+
+
 def block_texts(results_dir: Path) -> dict:
     """Markdown for every README block whose record exists, by block name."""
     recs = load_records(results_dir)
@@ -578,7 +820,7 @@ def block_texts(results_dir: Path) -> dict:
             + f"\n\nSeeds {h['seed']}..{h['seed'] + h['n_seeds'] - 1}, "
             f"{h['config']['anneal']['cycles']} learning cycles per method, no restarts, "
             f"{h['config']['workers']} worker processes; total wall time "
-            f"{h['wall_time_s']:.0f} s on a {env['cpu_count']}-core virtual machine "
+            f"{h['wall_time_s']:.0f} s on a {env['cpu_count']}-core machine "
             f"(Python {env['python']}, numpy {env['numpy']}). Record: "
             "[results/headline.json](results/headline.json)."
         )
@@ -595,13 +837,17 @@ def block_texts(results_dir: Path) -> dict:
         out["ablations"] = ablation_table(recs)
     if "exact_traps" in recs:
         out["traps"] = traps_table(recs["exact_traps"])
+    if any(k in recs for k in NOISE_RECORDS):
+        out["noise"] = noise_table(recs)
+    if "lockin" in recs:
+        out["lockin"] = lockin_table(recs)
     return out
 
 
 def render_readme(readme_text: str, results_dir: Path) -> str:
     """Return ``readme_text`` with every ``<!-- results:NAME:start/end -->`` block
     re-rendered from the records in ``results_dir``. Blocks without a record are left as
-    they are."""
+    they are. Idempotent: rendering its own output again changes nothing."""
     blocks = block_texts(Path(results_dir))
     text = readme_text
     for name, body in blocks.items():
@@ -613,42 +859,82 @@ def render_readme(readme_text: str, results_dir: Path) -> str:
     return text
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 # ---------------------------------------------------------------------------------------
 
 
+def build_parser() -> E.CleanParser:
+    """The command line of visualize_encoder_4_2_4.py."""
+    p = E.CleanParser(
+        prog="visualize_encoder_4_2_4.py",
+        description=__doc__.splitlines()[0]
+        + " Exit codes: 0 ok, 2 bad input, 74 cannot write output, 130 interrupted, "
+        "143 terminated.",
+    )
+    add = p.add_argument
+    add(
+        "--seed",
+        type=E.int_in(0, E.MAX_SEED - 8),
+        default=0,
+        help=f"first seed of the figure runs, which use seeds S..S+7 (int, 0..{E.MAX_SEED - 8};"
+        " default 0)",
+    )
+    add(
+        "--cycles",
+        type=E.int_in(1, 5000),
+        default=400,
+        help="learning cycles of the figure runs (int, 1..5000; default 400)",
+    )
+    add("--outdir", type=Path, default=HERE / "viz", help="folder for the figures (path)")
+    add(
+        "--results",
+        type=Path,
+        default=HERE / "results",
+        help="folder of the result records (path; default the folder's results/)",
+    )
+    add(
+        "--readme",
+        action="store_true",
+        help="only rewrite the README's result blocks from the records (idempotent)",
+    )
+    add(
+        "--readme-path",
+        type=Path,
+        default=HERE / "README.md",
+        help="README to rewrite with --readme (path; default the folder's README.md)",
+    )
+    return p
+
+
 def main(argv=None) -> int:
-    p = E.CleanParser(prog="visualize_encoder_4_2_4.py", description=__doc__.splitlines()[0])
-    p.add_argument("--seed", type=int, default=0, help="first seed of the figure runs")
-    p.add_argument("--outdir", type=Path, default=HERE / "viz")
-    p.add_argument("--results", type=Path, default=HERE / "results")
-    p.add_argument("--readme", action="store_true", help="only rewrite README result blocks")
+    p = build_parser()
     a = p.parse_args(argv)
-    if a.seed < 0:
-        p.error("--seed must be >= 0")
+    if not a.results.is_dir():
+        p.error(f"--results {a.results}: no such folder")
+    try:
+        recs = load_records(a.results)
+    except (OSError, ValueError) as exc:
+        p.error(f"--results {a.results}: unreadable record ({exc})")
     if a.readme:
-        path = HERE / "README.md"
-        write_text_atomic(path, render_readme(path.read_text(encoding="utf-8"), a.results))
-        print(f"rewrote result blocks in {path}")
+        path = E.check_output_path(p, a.readme_path, "--readme-path", ".md")
+        if not path.is_file():
+            p.error(f"--readme-path {path}: no such file")
+        try:
+            text = render_readme(path.read_text(encoding="utf-8"), a.results)
+        except (KeyError, TypeError, ValueError) as exc:
+            p.error(f"--results {a.results}: a record lacks a field ({exc})")
+        E.write_atomic(path, text)
+        print(f"rewrote result blocks in {path} from {len(recs)} records")
         return 0
-    a.outdir.mkdir(parents=True, exist_ok=True)
-    fig_code_trajectories(a.outdir, a.seed)
-    fig_weights_and_probs(a.outdir, a.seed)
-    fig_success(a.outdir, a.results)
-    fig_cycles(a.outdir, a.results)
-    print(f"wrote figures to {a.outdir}")
+    outdir = E.check_dir_path(p, a.outdir, "--outdir")
+    fig_code_trajectories(outdir, a.seed, a.cycles)
+    fig_weights_and_probs(outdir, a.seed, a.cycles)
+    fig_success(outdir, a.results)
+    fig_cycles(outdir, a.results)
+    fig_noise_ablation(outdir, a.results)
+    fig_lockin(outdir, a.results)
+    print(f"wrote figures to {outdir}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(E.run_main(main, "visualize_encoder_4_2_4.py"))
