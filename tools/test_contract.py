@@ -44,6 +44,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import zlib
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -150,8 +151,16 @@ RUNNERS = scripts_of("main", "extra")
 DRAWERS = scripts_of("visualize", "gif")
 
 
+_IMPORT_LOCK = threading.RLock()  # the job threads and the main thread both import
+
+
 def load_module(script: Path):
     """Import ``script`` with its folder on sys.path (module name = file stem when free)."""
+    with _IMPORT_LOCK:
+        return _load_module(script)
+
+
+def _load_module(script: Path):
     folder = str(script.parent)
     if folder not in sys.path:
         sys.path.insert(0, folder)

@@ -1,8 +1,17 @@
-"""Tests for tools/run_all.py: discovery, budgets, record checks and table consistency."""
+"""Tests for tools/run_all.py: discovery, record checks, every mode, children, the docs.
+
+Most tests build a toy catalog in a temporary folder (problem scripts that write a
+record, crash, hang, write NaN, kill themselves or leave a grandchild behind) and run
+``run_all.py --root TOY`` as a child process, as a user would.
+"""
+
+from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -10,11 +19,13 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import run_all  # noqa: E402
 
+RUN_ALL = str(run_all.ROOT / "tools" / "run_all.py")
+
 GOOD_RECORD = {
     "stub": "toy",
     "paper": "Someone & Other (1986)",
     "seed": 0,
-    "n_seeds": 1,
+    "n_seeds": 3,
     "config": {},
     "headline": {
         "name": "error",
@@ -30,28 +41,133 @@ GOOD_RECORD = {
     "env": {},
 }
 
+#: A toy problem: its behaviour is chosen by --mode (headline) or MODE_SMOKE (--smoke).
 TOY_SCRIPT = """
-import json, sys, time
+import json, os, signal, subprocess, sys, time
 HEADLINE_ARGS = ["--mode", "{mode}"]
 HEADLINE_BUDGET_S = {budget}
+{extra}
 args = sys.argv[1:]
 mode = args[args.index("--mode") + 1] if "--mode" in args else "ok"
+if "--smoke" in args:
+    mode = "{smoke_mode}"
+out = args[args.index("--json") + 1]
+here = os.path.dirname(os.path.abspath(__file__))
+open(os.path.join(here, "pid"), "w").write(str(os.getpid()))
+rec = {record}
+rec["headline"]["value"] = {value}
+if "--big" in args:
+    rec["headline"]["value"] = 9.0
 if mode == "sleep":
-    time.sleep(30)
+    time.sleep(60)
 if mode == "crash":
     sys.exit("toy: error: it broke")
-rec = {record}
+if mode == "killself":
+    os.kill(os.getpid(), signal.SIGKILL)
+if mode == "grandchild":
+    g = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    open(os.path.join(here, "grandchild"), "w").write(str(g.pid))
+if mode == "nowrite":
+    sys.exit(0)
 if mode == "bad":
     del rec["headline"]
-open(args[args.index("--json") + 1], "w").write(json.dumps(rec))
+text = json.dumps(rec)
+if mode == "nan":
+    text = text.replace("{value}", "NaN", 1)
+if mode == "truncated":
+    text = text[: len(text) // 2]
+open(out, "w").write(text)
+"""
+
+README = """# Toy catalog
+
+<!-- quickstart:start -->
+<!-- quickstart:end -->
+
+<!-- problems:start -->
+<!-- problems:end -->
+"""
+
+PROBLEM_README = """# A toy
+
+<!-- glance:start -->
+<!-- glance:end -->
+
+Text the tools never touch.
 """
 
 
-def make_problem(root: Path, slug: str, mode: str, budget: float = 20) -> None:
+def make_problem(
+    root: Path,
+    slug: str,
+    mode: str = "ok",
+    budget: float = 20,
+    smoke_mode: str = "ok",
+    extra: str = "",
+    value: float = 0.25,
+    readme: bool = True,
+) -> Path:
     folder = root / slug
-    folder.mkdir()
-    text = TOY_SCRIPT.format(mode=mode, budget=budget, record=repr(GOOD_RECORD))
+    (folder / "results").mkdir(parents=True)
+    text = TOY_SCRIPT.format(
+        mode=mode,
+        budget=budget,
+        smoke_mode=smoke_mode,
+        extra=extra,
+        record=repr(GOOD_RECORD),
+        value=value,
+    )
     (folder / f"{slug.replace('-', '_')}.py").write_text(text)
+    if readme:
+        (folder / "README.md").write_text(PROBLEM_README)
+    return folder
+
+
+def make_catalog(root: Path, **problems) -> Path:
+    """A toy catalog: README.md with markers plus one folder per keyword (slug=mode)."""
+    root.mkdir(exist_ok=True)
+    (root / "README.md").write_text(README)
+    for slug, mode in problems.items():
+        make_problem(root, slug.replace("_", "-"), mode)
+    return root
+
+
+def seed_records(root: Path) -> None:
+    """Give every toy problem a valid headline record and generate the docs in-process."""
+    for p in run_all.discover(root):
+        p.record_path.write_text(json.dumps(GOOD_RECORD))
+    run_all.write_generated(run_all.discover(root), root)
+
+
+def run(root: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, RUN_ALL, "--root", str(root), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def snapshot(root: Path) -> dict[str, tuple[bytes, int]]:
+    """Content and mtime of every file under ``root`` (pid files excluded)."""
+    return {
+        str(p.relative_to(root)): (p.read_bytes(), p.stat().st_mtime_ns)
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name not in ("pid", "grandchild")
+    }
+
+
+def alive(pid: int) -> bool:
+    """True while ``pid`` exists and is not a zombie."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+# ---------------------------------------------------------------------------------------
+# Discovery and records
 
 
 def test_discover_reads_constants_without_importing(tmp_path):
@@ -61,34 +177,115 @@ def test_discover_reads_constants_without_importing(tmp_path):
     assert [p.slug for p in problems] == ["toy-a"]
     assert problems[0].headline_args == ["--mode", "ok"]
     assert problems[0].headline_budget_s == 7.0
+    assert problems[0].golden_runs == {} and problems[0].golden_rtol == 0.0
 
 
-def test_read_constants_rejects_non_literals(tmp_path):
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("HEADLINE_ARGS = ['--a', 3]\n", "list of strings"),
+        ("HEADLINE_BUDGET_S = -1\n", "positive"),
+        ("HEADLINE_BUDGET_S = float('nan')\n", "not a literal"),
+        ("FULL_ARGS = '--big'\n", "FULL_ARGS must be a list"),
+        ("GOLDEN_RUNS = {'../x.json': ['t.py']}\n", "not a .json file name"),
+        ("GOLDEN_RUNS = {'x.json': []}\n", "must start with a script name"),
+        ("GOLDEN_RTOL = 1.5\n", "GOLDEN_RTOL"),
+    ],
+)
+def test_read_constants_rejects_bad_literals(tmp_path, text, match):
     script = tmp_path / "x.py"
-    script.write_text("HEADLINE_ARGS = ['--a', 3]\n")
-    with pytest.raises(ValueError, match="list of strings"):
-        run_all.read_constants(script)
-    script.write_text("HEADLINE_BUDGET_S = -1\n")
-    with pytest.raises(ValueError, match="positive"):
+    script.write_text(text)
+    with pytest.raises(ValueError, match=match):
         run_all.read_constants(script)
 
 
-def test_full_constants_optional_and_used_by_full_runs(tmp_path):
-    make_problem(tmp_path, "toy", "ok")
-    (problem,) = run_all.discover(tmp_path)
-    assert problem.full_args is None
-    script = tmp_path / "toy" / "toy.py"
-    script.write_text(
-        script.read_text() + 'FULL_ARGS = ["--mode", "ok", "--big"]\nFULL_BUDGET_S = 9\n'
+def test_catalog_record_is_full_only_when_declared_and_present(tmp_path):
+    folder = make_problem(tmp_path, "toy")
+    (p,) = run_all.discover(tmp_path)
+    assert p.catalog_path == p.record_path  # no FULL_ARGS, no full.json
+    (folder / "results" / "full.json").write_text("{}")
+    (p,) = run_all.discover(tmp_path)
+    assert p.catalog_path == p.record_path  # full.json without FULL_ARGS is not headlined
+    script = folder / "toy.py"
+    script.write_text(script.read_text() + 'FULL_ARGS = ["--big"]\n')
+    (p,) = run_all.discover(tmp_path)
+    assert p.catalog_path == p.full_path
+    (folder / "results" / "full.json").unlink()
+    (p,) = run_all.discover(tmp_path)
+    assert p.catalog_path == p.record_path  # declared but not run yet
+
+
+def test_validate_record_catches_each_defect():
+    assert run_all.validate_record(GOOD_RECORD) is None
+    cases = [
+        (("reproduces",), "maybe", "yes/partial/no"),
+        (("headline", "value"), "12", "not a finite number"),
+        (("headline", "value"), float("nan"), "not a finite number"),
+        (("headline", "value"), float("inf"), "not a finite number"),
+        (("headline", "value"), True, "not a finite number"),
+        (("headline", "paper_value"), float("nan"), "paper_value"),
+        (("headline", "better"), "up", "lower/higher"),
+        (("wall_time_s",), -1.0, "wall_time_s"),
+        (("n_seeds",), 0, "n_seeds"),
+    ]
+    for keys, value, why in cases:
+        bad = json.loads(json.dumps(GOOD_RECORD))
+        target = bad
+        for k in keys[:-1]:
+            target = target[k]
+        target[keys[-1]] = value
+        assert why in (run_all.validate_record(bad) or ""), (keys, value)
+    for key in run_all.RECORD_KEYS:
+        bad = {k: v for k, v in GOOD_RECORD.items() if k != key}
+        assert run_all.validate_record(bad) == f"record lacks {key}"
+    assert run_all.validate_record([]) == "record is not a JSON object"
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("", "empty"),
+        ('{"stub": "toy", "paper"', "truncated or not JSON"),
+        ('{"x": NaN}', "non-finite number NaN"),
+        ('{"x": -Infinity}', "non-finite number -Infinity"),
+    ],
+)
+def test_read_record_names_the_file(tmp_path, text, why):
+    path = tmp_path / "headline.json"
+    path.write_text(text)
+    with pytest.raises(run_all.RecordError) as exc:
+        run_all.read_record(path, "toy: toy/results/headline.json")
+    assert str(exc.value).startswith("toy: toy/results/headline.json: ")
+    assert why in str(exc.value)
+
+
+def test_replace_block_requires_markers_once_in_order():
+    text = "a\n<!-- s -->\nold\n<!-- e -->\nb\n"
+    assert run_all.replace_block(text, "<!-- s -->", "<!-- e -->", "new") == (
+        "a\n<!-- s -->\nnew\n<!-- e -->\nb\n"
     )
-    (problem,) = run_all.discover(tmp_path)
-    assert problem.full_args == ["--mode", "ok", "--big"] and problem.full_budget_s == 9.0
-    out = run_all.run_problem(problem, False, 20, tmp_path / "rec.json", full=True)
-    assert out.ok
-    assert out.record["provenance"]["command"] == "python3 toy/toy.py --mode ok --big"
-    script.write_text("FULL_ARGS = '--big'\n")
-    with pytest.raises(ValueError, match="FULL_ARGS must be a list"):
-        run_all.read_constants(script)
+    for bad in ("no markers", "<!-- e -->\n<!-- s -->", text + "<!-- s -->"):
+        with pytest.raises(ValueError):
+            run_all.replace_block(bad, "<!-- s -->", "<!-- e -->", "new")
+
+
+def test_formatting():
+    assert run_all.fmt_number(3) == "3"
+    assert run_all.fmt_number(99.0) == "99"
+    assert run_all.fmt_number(1.23456) == "1.235"
+    assert run_all.fmt_number(123456.0) == "1.23e+05"
+    assert run_all.fmt_number(None) == "—"
+    assert run_all.fmt_value(2.14, "%") == "2.14%"
+    assert run_all.fmt_value(10, "of 10 seeds") == "10 of 10 seeds"
+    assert run_all.fmt_duration(0.42) == "0.4 s"
+    assert run_all.fmt_duration(42.4) == "42 s"
+    assert run_all.fmt_duration(99.1) == "1 min 39 s"
+    assert run_all.fmt_duration(5847.7) == "1 h 37 min"
+    assert run_all.paper_year("Ackley, Hinton & Sejnowski (1985)") == "1985"
+
+
+# ---------------------------------------------------------------------------------------
+# run_problem outcomes (in-process)
 
 
 @pytest.mark.parametrize(
@@ -96,7 +293,11 @@ def test_full_constants_optional_and_used_by_full_runs(tmp_path):
     [
         ("ok", 20, True, ""),
         ("crash", 20, False, "exit 1: toy: error: it broke"),
-        ("bad", 20, False, "invalid record: record lacks headline"),
+        ("bad", 20, False, "record lacks headline"),
+        ("nan", 20, False, "non-finite number NaN"),
+        ("truncated", 20, False, "truncated or not JSON"),
+        ("nowrite", 20, False, "no record"),
+        ("killself", 20, False, "killed by SIGKILL"),
         ("sleep", 1, False, "overran its 1 s budget"),
     ],
 )
@@ -104,56 +305,240 @@ def test_run_problem_outcomes(tmp_path, mode, budget, ok, reason):
     make_problem(tmp_path, "toy", mode)
     (problem,) = run_all.discover(tmp_path)
     out = run_all.run_problem(problem, False, budget, tmp_path / "rec.json")
-    assert out.ok is ok
-    assert out.reason == reason
+    assert out.ok is ok, out.reason
+    assert reason in out.reason
+    if not ok and mode not in ("crash", "killself", "sleep"):
+        assert out.reason.startswith("toy: record of `python3 toy/toy.py --mode")
     if ok:
         assert out.record["provenance"]["command"] == "python3 toy/toy.py --mode ok"
 
 
-def test_validate_record_catches_each_defect():
-    assert run_all.validate_record(GOOD_RECORD) is None
-    bad = json.loads(json.dumps(GOOD_RECORD))
-    bad["reproduces"] = "maybe"
-    assert "yes/partial/no" in run_all.validate_record(bad)
-    bad = json.loads(json.dumps(GOOD_RECORD))
-    bad["headline"]["value"] = "12"
-    assert "not a number" in run_all.validate_record(bad)
-    assert run_all.validate_record([]) == "record is not a JSON object"
+# ---------------------------------------------------------------------------------------
+# Modes, end to end
 
 
-def test_replace_block_requires_markers():
-    text = "a\n<!-- s -->\nold\n<!-- e -->\nb\n"
-    assert run_all.replace_block(text, "<!-- s -->", "<!-- e -->", "new") == (
-        "a\n<!-- s -->\nnew\n<!-- e -->\nb\n"
+def test_smoke_checks_records_and_leaves_committed_files_alone(tmp_path):
+    root = make_catalog(tmp_path / "cat", toy_a="ok", toy_b="ok")
+    seed_records(root)
+    before = snapshot(root)
+    table = tmp_path / "smoke.md"
+    done = run(root, "--smoke", "--out", str(table))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert snapshot(root) == before
+    assert "| [toy-a](toy-a/README.md) | 0.25% | 0.5% | **yes** |" in table.read_text()
+
+
+def test_smoke_fails_on_a_bad_smoke_record(tmp_path):
+    root = make_catalog(tmp_path / "cat", toy_a="ok")
+    make_problem(root, "toy-b", smoke_mode="nan")
+    done = run(root, "--smoke", "--out", str(tmp_path / "t.md"))
+    assert done.returncode == 1
+    assert "toy-b: record of `python3 toy-b/toy_b.py --smoke`: non-finite number NaN" in (
+        done.stdout
     )
-    with pytest.raises(ValueError):
-        run_all.replace_block("no markers", "<!-- s -->", "<!-- e -->", "new")
 
 
-def test_fmt_number():
-    assert run_all.fmt_number(3) == "3"
-    assert run_all.fmt_number(1.23456) == "1.235"
-    assert run_all.fmt_number(None) == "—"
-    assert run_all.paper_year("Ackley, Hinton & Sejnowski (1985)") == "1985"
+def test_headline_run_writes_record_and_every_block(tmp_path):
+    root = make_catalog(tmp_path / "cat", toy_a="ok")
+    done = run(root)
+    assert done.returncode == 0, done.stdout + done.stderr
+    rec = json.loads((root / "toy-a" / "results" / "headline.json").read_text())
+    assert rec["provenance"]["command"] == "python3 toy-a/toy_a.py --mode ok"
+    assert "0.25%" in (root / "RESULTS.md").read_text()
+    assert "| [toy-a](toy-a/README.md) | 0.25% | 0.5% | **yes** | 1986 |" in (
+        (root / "README.md").read_text()
+    )
+    page = (root / "toy-a" / "README.md").read_text()
+    assert "- **Measure:** error\n- **Paper:** 0.5% · **ours:** 0.25%\n" in page
+    assert "[results/headline.json](results/headline.json)" in page
+    assert page.endswith("Text the tools never touch.\n")
+    # a second collect finds nothing to change and touches nothing
+    before = snapshot(root)
+    assert run(root, "--collect").returncode == 0
+    assert snapshot(root) == before
 
 
-def test_committed_tables_match_committed_records():
-    """RESULTS.md and the README table are exactly what the committed records give."""
-    problems = run_all.discover()
-    records = run_all.load_records(problems)
-    results = (run_all.ROOT / "RESULTS.md").read_text(encoding="utf-8")
-    assert results == run_all.results_markdown(records, run_all.RESULTS_NOTE)
-    readme = (run_all.ROOT / "README.md").read_text(encoding="utf-8")
-    table = run_all.readme_table(records)
-    assert run_all.replace_block(readme, run_all.README_START, run_all.README_END, table) == readme
+def test_headline_run_refuses_nan_and_keeps_the_old_record(tmp_path):
+    root = make_catalog(tmp_path / "cat", toy_a="ok")
+    seed_records(root)
+    before = snapshot(root)
+    script = root / "toy-a" / "toy_a.py"
+    script.write_text(script.read_text().replace('"--mode", "ok"', '"--mode", "nan"'))
+    before["toy-a/toy_a.py"] = snapshot(root)["toy-a/toy_a.py"]
+    done = run(root)
+    assert done.returncode == 1
+    assert "toy-a: record of `python3 toy-a/toy_a.py --mode nan`: non-finite" in done.stdout
+    assert snapshot(root) == before
 
 
-def test_cli_bad_input_is_one_line():
-    proc = subprocess.run(
-        [sys.executable, str(run_all.ROOT / "tools" / "run_all.py"), "--only", "no-such-problem"],
-        capture_output=True,
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        pytest.param("", "empty", id="empty"),
+        pytest.param('{"stub": "to', "truncated or not JSON", id="truncated"),
+        pytest.param(
+            json.dumps({**GOOD_RECORD, "headline": {**GOOD_RECORD["headline"], "value": None}}),
+            "headline.value",
+            id="null-headline",
+        ),
+        pytest.param(
+            json.dumps(GOOD_RECORD).replace("0.25", "NaN"), "non-finite number NaN", id="nan"
+        ),
+        pytest.param(
+            json.dumps({k: v for k, v in GOOD_RECORD.items() if k != "metrics"}),
+            "record lacks metrics",
+            id="missing-key",
+        ),
+    ],
+)
+def test_collect_refuses_a_bad_record_and_writes_nothing(tmp_path, text, why):
+    root = make_catalog(tmp_path / "cat", toy_a="ok", toy_b="ok")
+    seed_records(root)
+    (root / "toy-b" / "results" / "headline.json").write_text(text)
+    before = snapshot(root)
+    done = run(root, "--collect")
+    assert done.returncode == 1
+    assert f"toy-b: toy-b/results/headline.json: {why}" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert snapshot(root) == before
+
+
+def test_results_and_readme_change_together_or_not_at_all(tmp_path):
+    root = make_catalog(tmp_path / "cat", toy_a="ok")
+    seed_records(root)
+    rec_path = root / "toy-a" / "results" / "headline.json"
+    rec = json.loads(rec_path.read_text())
+    rec["headline"]["value"] = 0.125
+    rec_path.write_text(json.dumps(rec))
+    (root / "README.md").write_text("# no markers any more\n")
+    before = snapshot(root)
+    done = run(root, "--collect")
+    assert done.returncode == 1 and "markers" in done.stderr
+    assert snapshot(root) == before  # RESULTS.md and the glance block kept too
+    (root / "README.md").write_text(README)
+    run_all.write_generated(run_all.discover(root), root)
+    assert "0.125%" in (root / "RESULTS.md").read_text()
+    assert "0.125%" in (root / "README.md").read_text()
+    assert "0.125%" in (root / "toy-a" / "README.md").read_text()
+
+
+def test_collect_skips_readmes_without_glance_markers(tmp_path):
+    root = make_catalog(tmp_path / "cat", toy_a="ok")
+    (root / "toy-a" / "README.md").write_text("# no glance here\n")
+    assert run(root).returncode == 0
+    assert (root / "toy-a" / "README.md").read_text() == "# no glance here\n"
+
+
+def test_full_writes_only_full_json(tmp_path):
+    root = make_catalog(tmp_path / "cat", toy_a="ok")
+    make_problem(root, "toy-b", extra='FULL_ARGS = ["--mode", "ok", "--big"]\n')
+    seed_records(root)
+    before = snapshot(root)
+    done = run(root, "--full")
+    assert done.returncode == 0, done.stdout + done.stderr
+    after = snapshot(root)
+    assert set(after) == set(before) | {"toy-b/results/full.json"}
+    assert {k: v for k, v in after.items() if k != "toy-b/results/full.json"} == before
+    full = json.loads((root / "toy-b" / "results" / "full.json").read_text())
+    assert full["headline"]["value"] == 9.0
+    assert full["provenance"]["command"] == "python3 toy-b/toy_b.py --mode ok --big"
+    # the full record becomes toy-b's headline at the next --collect
+    run_all.write_generated(run_all.discover(root), root)
+    assert "| [toy-b](toy-b/README.md) | 9% |" in (root / "README.md").read_text()
+    assert "[results/full.json](results/full.json)" in (root / "toy-b" / "README.md").read_text()
+
+
+def test_golden_rewrites_the_declared_records(tmp_path):
+    root = make_catalog(tmp_path / "cat")
+    make_problem(
+        root,
+        "toy",
+        extra='GOLDEN_RUNS = {"smoke.json": ["toy.py", "--smoke"], '
+        '"big.json": ["toy.py", "--big"]}\n',
+    )
+    done = run(root, "--golden")
+    assert done.returncode == 0, done.stdout + done.stderr
+    smoke = json.loads((root / "toy" / "results" / "smoke.json").read_text())
+    big = json.loads((root / "toy" / "results" / "big.json").read_text())
+    assert smoke["headline"]["value"] == 0.25 and big["headline"]["value"] == 9.0
+    assert "provenance" not in smoke  # golden records hold only what the script wrote
+    assert not (root / "RESULTS.md").exists()
+
+
+def test_a_child_killed_by_a_signal_fails(tmp_path):
+    root = make_catalog(tmp_path / "cat", toy_a="killself")
+    done = run(root)
+    assert done.returncode == 1
+    assert "toy-a (killed by SIGKILL)" in done.stdout
+    assert not (root / "toy-a" / "results" / "headline.json").exists()
+
+
+def test_a_childs_own_children_are_reaped(tmp_path):
+    root = make_catalog(tmp_path / "cat", toy_a="grandchild")
+    done = run(root, "--only", "toy-a")
+    assert done.returncode == 0, done.stdout + done.stderr
+    grandchild = int((root / "toy-a" / "grandchild").read_text())
+    deadline = time.time() + 5
+    while alive(grandchild) and time.time() < deadline:
+        time.sleep(0.05)
+    assert not alive(grandchild), "the problem's own child outlived run_all"
+
+
+@pytest.mark.parametrize(
+    ("signum", "code", "word"),
+    [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")],
+)
+def test_run_all_interrupted_ends_its_problem(tmp_path, signum, code, word):
+    root = make_catalog(tmp_path / "cat", toy_a="sleep")
+    proc = subprocess.Popen(
+        [sys.executable, RUN_ALL, "--root", str(root)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
     )
-    assert proc.returncode == 2
-    assert len(proc.stderr.strip().splitlines()) == 1
-    assert "unknown problem 'no-such-problem'" in proc.stderr
+    pid_file = root / "toy-a" / "pid"
+    deadline = time.time() + 20
+    while not pid_file.exists() and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.1)
+    child = int(pid_file.read_text())
+    proc.send_signal(signum)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == code, out + err
+    assert err.strip().splitlines() == [f"run_all.py: {word}"]
+    assert not alive(child), "the problem outlived run_all"
+    assert not (root / "RESULTS.md").exists()
+    assert not list(root.rglob(".tmp_*"))
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--smoke-budget", "nan"],
+        ["--smoke-budget=-inf"],
+        ["--smoke-total", "0"],
+        ["--only", "no-such-problem"],
+        ["--out", "x.md"],
+        ["--smoke", "--collect"],
+        ["--root", "/no/such/folder"],
+    ],
+)
+def test_bad_input_is_one_line_and_starts_nothing(tmp_path, args):
+    root = make_catalog(tmp_path / "cat", toy_a="ok")
+    before = snapshot(root)
+    done = run(root, *args)
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+    assert done.stderr.startswith("run_all.py: error: ")
+    assert not (root / "toy-a" / "pid").exists(), "a problem was started"
+    assert snapshot(root) == before
+
+
+def test_committed_docs_match_committed_records():
+    """RESULTS.md, the README table and every glance block are what the records give."""
+    problems = run_all.discover()
+    for path, text in run_all.generated_texts(problems):
+        shown = path.relative_to(run_all.ROOT)
+        assert path.read_text(encoding="utf-8") == text, (
+            f"{shown} differs from the records; run `python3 tools/run_all.py --collect`"
+        )
