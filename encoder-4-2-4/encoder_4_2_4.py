@@ -36,6 +36,18 @@ are in nats unless a name ends in ``_bits``.
 
 from __future__ import annotations
 
+if __name__ == "__main__":  # one line and 130/143 even for a signal during the imports
+    import os as _os
+    import signal as _signal
+
+    def _early_exit(signum, frame):
+        word = "interrupted" if signum == _signal.SIGINT else "terminated"
+        _os.write(2, f"{_os.path.basename(__file__)}: {word}\n".encode())
+        _os._exit(130 if signum == _signal.SIGINT else 143)
+
+    _signal.signal(_signal.SIGINT, _early_exit)
+    _signal.signal(_signal.SIGTERM, _early_exit)
+
 import argparse
 import json
 import multiprocessing as mp
@@ -1100,6 +1112,10 @@ def check_dir_path(parser: CleanParser, path: Path, flag: str) -> Path:
     return path
 
 
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
+
 def write_atomic(path, data) -> None:
     """Write ``data`` (bytes, str, or a callable that writes to a binary file object) to
     ``path`` atomically: a temporary file in the target's folder, flush, ``os.replace``.
@@ -1117,6 +1133,7 @@ def write_atomic(path, data) -> None:
             else:
                 fh.write(data.encode("utf-8") if isinstance(data, str) else data)
             fh.flush()
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; give the usual mode
         os.replace(tmp, path)
         tmp = None
     except OSError as exc:
@@ -1159,6 +1176,7 @@ def run_main(main_fn, prog: str, argv=None) -> int:
     3 diverged, 74 cannot write output, 130 interrupted (SIGINT), 143 terminated
     (SIGTERM); each failure is one line on stderr, never a traceback."""
     signal.signal(signal.SIGTERM, _raise_terminated)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     def say(msg: str, code: int) -> int:
         try:

@@ -33,6 +33,18 @@ Exit codes: 0 ok, 2 bad input, 3 diverged, 74 cannot write output, 130 interrupt
 
 from __future__ import annotations
 
+if __name__ == "__main__":  # one line and 130/143 even for a signal during the imports
+    import os as _os
+    import signal as _signal
+
+    def _early_exit(signum, frame):
+        word = "interrupted" if signum == _signal.SIGINT else "terminated"
+        _os.write(2, f"{_os.path.basename(__file__)}: {word}\n".encode())
+        _os._exit(130 if signum == _signal.SIGINT else 143)
+
+    _signal.signal(_signal.SIGINT, _early_exit)
+    _signal.signal(_signal.SIGTERM, _early_exit)
+
 import json
 import os
 import sys

@@ -13,6 +13,18 @@ Exit codes: 0 ok, 2 bad input, 74 cannot write output, 130 interrupted, 143 term
 
 from __future__ import annotations
 
+if __name__ == "__main__":  # one line and 130/143 even for a signal during the imports
+    import os as _os
+    import signal as _signal
+
+    def _early_exit(signum, frame):
+        word = "interrupted" if signum == _signal.SIGINT else "terminated"
+        _os.write(2, f"{_os.path.basename(__file__)}: {word}\n".encode())
+        _os._exit(130 if signum == _signal.SIGINT else 143)
+
+    _signal.signal(_signal.SIGINT, _early_exit)
+    _signal.signal(_signal.SIGTERM, _early_exit)
+
 import io
 import sys
 from pathlib import Path
@@ -89,6 +101,7 @@ def build_parser() -> E.CleanParser:
         default=250,
         help="learning cycles to animate (int, 1..2000; default 250)",
     )
+    p.add_argument("--smoke", action="store_true", help="10 learning cycles (a short GIF) for CI")
     return p
 
 
@@ -96,10 +109,11 @@ def main(argv=None) -> int:
     p = build_parser()
     a = p.parse_args(argv)
     outdir = E.check_dir_path(p, a.outdir, "--outdir")
-    cfg, res, hist = V.train_with_history(range(a.seed, a.seed + 8), cycles=a.cycles)
+    n_cycles = 10 if a.smoke else a.cycles
+    cfg, res, hist = V.train_with_history(range(a.seed, a.seed + 8), cycles=n_cycles)
     k = V.first_solved(res)
     max_w = float(max(max(np.abs(hist[x][:, k]).max() for x in E.PARAM_NAMES), 1.0))
-    cycles = frame_cycles(a.cycles)
+    cycles = frame_cycles(n_cycles)
     frames = np.stack([render(hist, k, c, cfg.temperature, max_w) for c in cycles])
     durations = [FRAME_MS] * (len(frames) - 1) + [LAST_FRAME_MS]
     out = outdir / GIF_NAME

@@ -20,6 +20,18 @@ output, 130 interrupted, 143 terminated.
 
 from __future__ import annotations
 
+if __name__ == "__main__":  # one line and 130/143 even for a signal during the imports
+    import os as _os
+    import signal as _signal
+
+    def _early_exit(signum, frame):
+        word = "interrupted" if signum == _signal.SIGINT else "terminated"
+        _os.write(2, f"{_os.path.basename(__file__)}: {word}\n".encode())
+        _os._exit(130 if signum == _signal.SIGINT else 143)
+
+    _signal.signal(_signal.SIGINT, _early_exit)
+    _signal.signal(_signal.SIGTERM, _early_exit)
+
 import json
 import sys
 from pathlib import Path
@@ -266,7 +278,7 @@ def fig_success(outdir, results_dir):
     ax.bar(x, vals, color=cols, width=0.75)
     ax.plot(x, ends, "v", color="k", ms=6, label="final: four codes + recall 4/4")
     for i, v in enumerate(vals):
-        ax.text(i, v + 1.5, f"{v:.0f}", ha="center", fontsize=9)
+        ax.text(i, 3, f"{v:.0f}", ha="center", fontsize=9, color="white")
     ax.axhline(100, color="k", ls="--", lw=1, label="paper: 250/250 runs")
     ax.axhline(
         100 * E.EARLIER_SUCCESS_PER_ATTEMPT,
@@ -343,7 +355,7 @@ def fig_noise_ablation(outdir, results_dir):
         ax.bar(xs, found, 0.36, color=colour, label=STATS_LABEL[m])
         ax.plot(xs, kept, "v", color="k", ms=6, label="final network: four codes" if j else None)
         for xi, v in zip(xs, found, strict=True):
-            ax.text(xi, v + 1.5, f"{v:.0f}", ha="center", fontsize=9)
+            ax.text(xi, 3, f"{v:.0f}", ha="center", fontsize=9, color="white")
     ax.set_xticks(x, [cell_label(recs[k]["config"]["anneal"]) for k in cells], fontsize=9)
     ax.tick_params(labelsize=9)
     ax.set_ylabel("% of seeds with four codes", fontsize=9)
@@ -892,6 +904,11 @@ def build_parser() -> E.CleanParser:
         help="folder of the result records (path; default the folder's results/)",
     )
     add(
+        "--smoke",
+        action="store_true",
+        help="tiny figure runs (20 cycles) for CI; every figure is still drawn",
+    )
+    add(
         "--readme",
         action="store_true",
         help="only rewrite the README's result blocks from the records (idempotent)",
@@ -926,8 +943,9 @@ def main(argv=None) -> int:
         print(f"rewrote result blocks in {path} from {len(recs)} records")
         return 0
     outdir = E.check_dir_path(p, a.outdir, "--outdir")
-    fig_code_trajectories(outdir, a.seed, a.cycles)
-    fig_weights_and_probs(outdir, a.seed, a.cycles)
+    cycles = 20 if a.smoke else a.cycles
+    fig_code_trajectories(outdir, a.seed, cycles)
+    fig_weights_and_probs(outdir, a.seed, cycles)
     fig_success(outdir, a.results)
     fig_cycles(outdir, a.results)
     fig_noise_ablation(outdir, a.results)
