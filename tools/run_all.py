@@ -847,7 +847,7 @@ def build_parser() -> CleanParser:
     parser.add_argument(
         "--out",
         metavar="PATH",
-        help="with --smoke: file for the smoke table (default: a file in the temp folder)",
+        help="with --smoke: file to write the smoke table to (default: in the system temp dir)",
     )
     parser.add_argument(
         "--smoke-budget",

@@ -67,9 +67,10 @@ HYPOTHESIS = settings(
 )
 #: Flags whose extremes are likely to make training diverge (matched on the dest name).
 STEP_FLAG = re.compile(r"(^|_)(lr|rate|momentum|temperature|temp|alpha|beta|sigma|scale|init)")
-#: Flags naming an output file / an output folder (matched on the dest name).
-FILE_OUTPUTS = ("json", "save_weights", "out")
-DIR_OUTPUTS = ("outdir",)
+#: Flags naming an output file / an output folder (matched on the dest name; ``--out``
+#: is a folder when its help says "folder" or "directory" and not "file").
+FILE_OUTPUTS = ("json", "save_weights")
+DIR_OUTPUTS = ("outdir", "screenshots")
 
 
 # ---------------------------------------------------------------------------------------
@@ -671,16 +672,28 @@ def scratch(key: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=f"{key}_", dir=_BASE[0]))
 
 
+def output_kind(flag: Flag) -> str | None:
+    """``"file"``, ``"dir"`` or None (not an output flag)."""
+    if flag.dest in FILE_OUTPUTS:
+        return "file"
+    if flag.dest in DIR_OUTPUTS:
+        return "dir"
+    if flag.dest == "out":
+        text = flag.action.help or ""
+        folder = re.search(r"folder|directory", text) and not re.search(r"\bfile\b", text)
+        return "dir" if folder else "file"
+    return None
+
+
 def output_args(parser, tmp: Path) -> list[str]:
     """Point every output flag the parser has into ``tmp``."""
     args = []
     for f in value_flags(parser):
-        if f.dest in FILE_OUTPUTS:
-            args += [
-                f.option,
-                str(tmp / "out" / f"target.{'npz' if 'weights' in f.dest else 'json'}"),
-            ]
-        elif f.dest in DIR_OUTPUTS:
+        kind = output_kind(f)
+        if kind == "file":
+            suffix = "npz" if "weights" in f.dest else "json"
+            args += [f.option, str(tmp / "out" / f"target.{suffix}")]
+        elif kind == "dir":
             args += [f.option, str(tmp / "out")]
     return args
 
@@ -725,9 +738,10 @@ def _bad_path_job(script: Path):
     (tmp / "a_dir").mkdir()
     cases = []
     for f in value_flags(parser):
-        if f.dest in FILE_OUTPUTS:
+        kind = output_kind(f)
+        if kind == "file":
             cases += [(f, str(blocker / "x.json")), (f, str(tmp / "a_dir"))]
-        elif f.dest in DIR_OUTPUTS:
+        elif kind == "dir":
             cases += [(f, str(blocker)), (f, str(blocker / "sub"))]
     runs = []
     for f, bad in cases:
@@ -750,7 +764,8 @@ def test_bad_output_path_end_to_end(script):
     for option, bad, done in runs:
         line = assert_one_line(done, f"{script.name} {option} {bad}")
         assert done.code == 2, done.show()
-        assert bad in line or Path(bad).name in line, f"message does not name the path: {line!r}"
+        named = [bad, *(str(a) for a in Path(bad).parents if tmp in a.parents)]
+        assert any(n in line for n in named), f"message does not name the path: {line!r}"
     assert listing(tmp) == ["a_file"], f"wrote {listing(tmp)}"
 
 
