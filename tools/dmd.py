@@ -457,9 +457,14 @@ class Tracer:
     escape: names of elementwise functions that behave like ByteDMD's ``math.exp``
     (charge the reads, return an untracked constant); only for showing what an escape
     hides, never for a measurement.
+    allow_float: let ``float()`` of a tracked scalar through (charged one read, counted in
+    ``float_escapes``) instead of raising Escape; for code that turns a loss into a
+    Python float for logging. A measurement made this way reports the count.
     """
 
-    def __init__(self, escape: tuple[str, ...] = ()):
+    def __init__(self, escape: tuple[str, ...] = (), allow_float: bool = False):
+        self.allow_float = allow_float
+        self.float_escapes = 0
         self._counts: list[np.ndarray] = []
         self._reads: list[np.ndarray] = []
         self.n_init = 0
@@ -577,7 +582,7 @@ _ELEMENTWISE = {
     np.not_equal, np.logical_and, np.logical_or, np.logical_xor, np.logical_not,
     np.sign, np.floor, np.ceil, np.trunc, np.rint, np.isfinite, np.isnan, np.isinf,
     np.copysign, np.heaviside, np.signbit, np.bitwise_and, np.bitwise_or,
-    np.bitwise_xor, np.invert, np.arctan2, np.hypot,
+    np.bitwise_xor, np.invert, np.arctan2, np.hypot, np.right_shift, np.left_shift,
 }  # fmt: skip
 
 # Reductions: the ufunc that folds the elements.
@@ -649,26 +654,50 @@ class TracedArray:
         return TracedArray(val, ids, self.tracer)
 
     # -- escapes ----------------------------------------------------------------------
+    # A conversion is an escape only when a tracked value would leave the trace; an array
+    # of constants (every id -1: literals, random numbers, zero-filled buffers) converts
+    # freely, like the literal it is.
+    def is_constant(self) -> bool:
+        """True when no element of this array is a tracked value."""
+        return bool((self.ids < 0).all())
+
+    def _leave(self, what: str):
+        """The plain values, when they may leave: constants freely; integer and bool
+        values (indices, branch conditions, selections) charged one read per tracked
+        element, like a branch; a tracked float never (raises Escape)."""
+        if self.is_constant():
+            return self.val
+        if self.val.dtype.kind in "iub":
+            ids = self.ids.reshape(-1)
+            self.tracer._record(ids[ids >= 0].reshape(-1, 1))
+            return self.val
+        raise Escape(f"a traced value was converted {what}")
+
     def __array__(self, dtype=None, copy=None):
-        raise Escape("a traced array was converted to a plain numpy array")
+        v = self._leave("to a plain numpy array")
+        return v if dtype is None else v.astype(dtype)
 
     def __float__(self):
-        raise Escape("a traced value was converted to a Python float (e.g. math.exp)")
+        if self.tracer.allow_float and self.size == 1 and not self.is_constant():
+            self.tracer._record(self.ids.reshape(1, 1))  # the conversion reads the value
+            self.tracer.float_escapes += 1
+            return float(self.val.reshape(()))
+        return float(self._leave("to a Python float (e.g. by math.exp)"))
 
     def __int__(self):
-        raise Escape("a traced value was converted to a Python int")
+        return int(self._leave("to a Python int"))
 
     def __index__(self):
-        raise Escape("a traced value was used as an index")
+        return int(self._leave("to an index"))
 
     def __complex__(self):
-        raise Escape("a traced value was converted to complex")
+        return complex(self._leave("to complex"))
 
     def item(self, *a):
-        raise Escape("a traced value was converted with .item()")
+        return self._leave("with .item()").item(*a)
 
     def tolist(self):
-        raise Escape("a traced array was converted with .tolist()")
+        return self._leave("with .tolist()").tolist()
 
     def __bool__(self):
         if self.size != 1:
@@ -737,6 +766,12 @@ class TracedArray:
     def any(self, axis=None, out=None, keepdims=False, **kw):
         return _reduce(np.logical_or, self, axis, keepdims, out=out, **kw)
 
+    def argmax(self, axis=None, out=None, keepdims=False):
+        return _arg_reduce(np.argmax, self, axis, keepdims, out)
+
+    def argmin(self, axis=None, out=None, keepdims=False):
+        return _arg_reduce(np.argmin, self, axis, keepdims, out)
+
     def mean(self, axis=None, dtype=None, out=None, keepdims=False, **kw):
         return _mean(self, axis=axis, dtype=dtype, out=out, keepdims=keepdims, **kw)
 
@@ -787,6 +822,8 @@ class TracedArray:
         _inplace(np.bitwise_or),
     )
     __xor__, __rxor__ = _bin(np.bitwise_xor), _bin(np.bitwise_xor, True)
+    __rshift__, __rrshift__ = _bin(np.right_shift), _bin(np.right_shift, True)
+    __lshift__, __rlshift__ = _bin(np.left_shift), _bin(np.left_shift, True)
     __lt__, __le__ = _bin(np.less), _bin(np.less_equal)
     __gt__, __ge__ = _bin(np.greater), _bin(np.greater_equal)
     __eq__, __ne__ = _bin(np.equal), _bin(np.not_equal)
@@ -808,13 +845,23 @@ class TracedArray:
     # -- numpy protocols ------------------------------------------------------------
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         out = kwargs.pop("out", None)
-        if method == "__call__":
+        if all(not isinstance(x, TracedArray) or x.is_constant() for x in inputs):
+            # constants in, constants out: no tracked value is read, nothing is charged
+            vals = [_val(x) for x in inputs]
+            res = getattr(ufunc, method)(*vals, **kwargs)
+            if isinstance(res, tuple):
+                return tuple(_constant(r, self.tracer) for r in res)
+            res = _constant(res, self.tracer)
+        elif method == "__call__":
             if ufunc is np.matmul:
                 res = _matmul(inputs[0], inputs[1], **kwargs)
             elif ufunc in _ELEMENTWISE:
                 res = _elementwise(ufunc, inputs, kwargs)
             else:
                 raise Unsupported(f"ufunc {ufunc.__name__} is not traced")
+        elif method == "at" and ufunc in (np.add, np.subtract, np.multiply):
+            _ufunc_at(ufunc, *inputs)
+            return None
         elif method == "reduce" and ufunc in _REDUCERS:
             axis = kwargs.pop("axis", 0)
             keepdims = kwargs.pop("keepdims", False)
@@ -824,7 +871,8 @@ class TracedArray:
         if out is not None:
             target = out[0] if isinstance(out, tuple) else out
             if not isinstance(target, TracedArray):
-                raise Escape(f"{ufunc.__name__} wrote a traced result into a plain array")
+                target[...] = res._leave(f"into a plain array by {ufunc.__name__}(out=...)")
+                return target
             target[...] = res
             return target
         return res
@@ -836,12 +884,18 @@ class TracedArray:
         return handler(*args, **kwargs)
 
 
+def _constant(val, tracer):
+    """A constant TracedArray holding val (an array or scalar result)."""
+    val = np.asarray(val)
+    return TracedArray(val, np.full(val.shape, -1, dtype=np.int64), tracer)
+
+
 def _plain_index(idx):
     """An index must be plain (ints, slices, plain arrays); a traced index escapes."""
-    items = idx if isinstance(idx, tuple) else (idx,)
-    for it in items:
-        if isinstance(it, TracedArray):
-            raise Escape("a traced array was used as an index")
+    if isinstance(idx, TracedArray):
+        return idx._leave("to an index (a float index)")
+    if isinstance(idx, tuple) and any(isinstance(it, TracedArray) for it in idx):
+        return tuple(it._leave("to an index") if isinstance(it, TracedArray) else it for it in idx)
     return idx
 
 
@@ -968,6 +1022,47 @@ def _reduce(ufunc, a, axis, keepdims, dtype=None, out=None, initial=None, where=
         out[...] = r
         return out
     return r
+
+
+def _ufunc_at(ufunc, target, indices, values=None):
+    """ufunc.at(target, indices, values): unbuffered, in index order; every element
+    update is one operation reading the target's current value, then the value."""
+    if not isinstance(target, TracedArray):
+        raise Escape(f"{ufunc.__name__}.at of traced values into a plain array")
+    tracer = target.tracer
+    idx = _plain_index(indices)
+    if isinstance(idx, tuple):
+        raise Unsupported(f"{ufunc.__name__}.at with a tuple index")
+    idx = np.asarray(idx)
+    vals = _val(values)
+    # values broadcast against target[idx] (shape idx.shape + target.shape[1:])
+    sub_shape = idx.shape + target.shape[1:]
+    vids = np.broadcast_to(_ids_of(values, np.shape(vals)), sub_shape).reshape(
+        len(idx.reshape(-1)), -1
+    )
+    # numbers: numpy's own (bit-identical)
+    ufunc.at(target.val, idx, vals)
+    cur = target.ids.reshape(target.shape[0], -1)
+    flat_idx = idx.reshape(-1)
+    for n, i in enumerate(flat_idx):
+        rows = np.stack([cur[i], vids[n]], axis=1)
+        tracked = (rows >= 0).any(axis=1)
+        new = cur[i].copy()
+        new[tracked] = tracer._record(rows[tracked])
+        cur[i] = new
+    target.ids[...] = cur.reshape(target.shape)
+
+
+def _arg_reduce(fn, a, axis=None, keepdims=False, out=None):
+    """argmax/argmin: charged as the fold of comparisons along the axis (like max/min),
+    returning a tracked integer index per output."""
+    if out is not None:
+        raise Unsupported(f"{fn.__name__}(out=)")
+    if not isinstance(a, TracedArray):
+        raise Unsupported(f"{fn.__name__} of a constant through the tracer")
+    val = np.asarray(fn(a.val, axis=axis, keepdims=keepdims))
+    folded = _reduce(np.maximum, a, axis, keepdims)
+    return TracedArray(val, folded.ids.reshape(val.shape), a.tracer)
 
 
 def _mean(a, axis=None, dtype=None, out=None, keepdims=False, **kw):
@@ -1169,7 +1264,19 @@ def _copyto(dst, src, casting="same_kind", where=True):
     dst[...] = src
 
 
+def _shares_memory(a, b, max_work=None):
+    return np.shares_memory(_val(a), _val(b), max_work)
+
+
 _FUNCTIONS = {
+    np.argmax: lambda a, axis=None, out=None, keepdims=False: _arg_reduce(
+        np.argmax, a, axis, keepdims, out
+    ),
+    np.argmin: lambda a, axis=None, out=None, keepdims=False: _arg_reduce(
+        np.argmin, a, axis, keepdims, out
+    ),
+    np.shares_memory: _shares_memory,
+    np.may_share_memory: _shares_memory,
     np.sum: _sum,
     np.mean: _mean,
     np.max: _amax,
@@ -1203,3 +1310,61 @@ for _fn in (
     np.array_split, np.split,
 ):  # fmt: skip
     _FUNCTIONS[_fn] = _structural(_fn)
+
+
+# ----------------------------------------------------------------------------------------
+# A numpy namespace for measuring module code that allocates its own buffers
+# ----------------------------------------------------------------------------------------
+
+
+class NumpyNamespace:
+    """Stands in for ``numpy`` inside a measured module (``module.np = NumpyNamespace(tr)``).
+
+    Every function is numpy's own; a float or bool array that a numpy function returns
+    untraced (a buffer from zeros/empty/stack, a table computed from constants) comes
+    back as a constant TracedArray holding the same values. A buffer the code allocates
+    and then fills with traced values therefore keeps them tracked instead of silently
+    untracking them (ByteDMD's leak), and constants stay free. Integer arrays (indices)
+    are returned as they are. Numbers are unchanged (``empty`` is zero-filled).
+    """
+
+    def __init__(self, tracer: Tracer):
+        self._tracer = tracer
+
+    def _const(self, val):
+        if isinstance(val, np.ndarray) and val.dtype.kind in "fcbiu":
+            return TracedArray(val, np.full(val.shape, -1, dtype=np.int64), self._tracer)
+        return val
+
+    def __getattr__(self, name):
+        obj = getattr(np, name)
+        if name == "empty":
+            obj = np.zeros
+        elif name == "empty_like":
+            obj = np.zeros_like
+        if isinstance(obj, (type, np.ufunc)) or not callable(obj):
+            return obj
+        if type(obj).__name__ == "module":
+            return obj
+
+        def call(*a, **k):
+            return self._const(obj(*a, **k))
+
+        call.__name__ = name
+        return call
+
+
+class patched_numpy:
+    """Context manager: ``module.np`` is a NumpyNamespace for the duration."""
+
+    def __init__(self, module, tracer: Tracer):
+        self.module, self.tracer = module, tracer
+
+    def __enter__(self):
+        self.saved = self.module.np
+        self.module.np = NumpyNamespace(self.tracer)
+        return self.module
+
+    def __exit__(self, *exc):
+        self.module.np = self.saved
+        return False
