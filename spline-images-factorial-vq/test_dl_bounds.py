@@ -60,3 +60,38 @@ def test_bad_input_one_line_error(tmp_path, args):
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "error:" in lines[0] and "Traceback" not in r.stderr
     assert not out.exists()
+
+
+def test_em_step_matches_direct_responsibilities():
+    rng = np.random.default_rng(5)
+    X, T = rng.random((9, 96)), rng.random((4, 96))
+    log_pi = np.log(rng.dirichlet(np.ones(4)))
+    sig = 0.9
+    T1, lp1 = b.em_step(X, T, log_pi, sig, chunk=4)
+    r = np.zeros((9, 4))
+    for n in range(9):
+        w = [math.exp(log_pi[k] - ((X[n] - T[k]) ** 2).sum() / (2 * sig**2)) for k in range(4)]
+        r[n] = np.array(w) / sum(w)
+    want_T = (r.T @ X) / r.sum(0)[:, None]
+    assert np.allclose(T1, want_T, rtol=1e-10, atol=0)
+    assert np.allclose(np.exp(lp1), r.sum(0) / 9, rtol=1e-10)
+    assert not np.allclose(T1, T)  # the means move
+
+
+def test_fit_free_mixture_runs_em_after_kmeans():
+    X, _ = s.make_spline_dataset(np.random.default_rng(6), 200)
+    T0, lp0 = b.fit_free_mixture(X, 8, 0.3, np.random.default_rng(1), kmeans_iters=3, em_iters=0)
+    T1, lp1 = b.fit_free_mixture(X, 8, 0.3, np.random.default_rng(1), kmeans_iters=3, em_iters=1)
+    want = b.em_step(X, T0, lp0, 0.3)
+    assert np.array_equal(T1, want[0]) and np.array_equal(lp1, want[1])
+
+
+@pytest.mark.parametrize("args", [["--seed", "-3"], ["--sweep", "nan"], ["--large-batch", "0"]])
+def test_more_bad_input_exit_2(args):
+    r = subprocess.run(
+        [sys.executable, str(HERE / "dl_bounds.py"), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1

@@ -247,6 +247,7 @@ def test_smoke_writes_valid_record(tmp_path):
         ["--restarts", "0"],
         ["--n-images", "-5"],
         ["--json", "NOTADIR/x.json"],
+        ["--models", ""],
     ],
 )
 def test_bad_input_one_line_error(tmp_path, args):
@@ -269,3 +270,225 @@ def test_readme_in_sync_with_records():
 
     text = (HERE / "README.md").read_text()
     assert viz.render_readme(text, HERE / "results") == text
+
+
+# ---------------------------------------------------------------- MDL noise level, linear encoder
+
+
+def test_fd_learned_sigma_and_linear_recognition_model():
+    rng = np.random.default_rng(11)
+    X = rng.random((6, 96))
+    p = s.init_svq(rng, 96, 3, 4, 0, X)  # n_hidden 0: one linear layer to the softmaxes
+    assert "W1" not in p and p["W2"].shape == (96, 12)
+    p["prior_logits"] = rng.normal(size=(3, 4))
+    p["log_sigma_x"] = np.array([math.log(0.3)])
+    err = fd_max_rel_error(lambda pp: s.svq_free_energy(pp, X, X, 0.8, 99.0, 0.2), p)
+    assert err < 1e-6
+
+
+def test_learned_sigma_overrides_argument_and_pixel_constant_stops_growth():
+    rng = np.random.default_rng(12)
+    X = rng.random((5, 96))
+    p = s.init_svq(rng, 96, 2, 3, 4, X)
+    p["log_sigma_x"] = np.array([math.log(0.2)])
+    a = s.svq_free_energy(p, X, X, 1.0, 0.7, 0.1)[0]
+    del p["log_sigma_x"]
+    assert a == pytest.approx(s.svq_free_energy(p, X, X, 1.0, 0.2, 0.1)[0], rel=1e-12)
+
+
+def test_mdl_sigma_hat_minimises_description_length_at_fixed_quant():
+    cfg = small_cfg(steps=30)
+    X, _ = s.make_spline_dataset(np.random.default_rng(3), 60)
+    rngs = s.child_rngs(0)
+    fit = s.fit_model("factorial4x6", X, cfg, rngs)
+    sig = s.mdl_sigma_hat(fit, X)
+    t = 0.2
+
+    def dl(sg):
+        fit.cfg = dict(cfg, sigma_x=sg, quant=t)
+        return fit.score(X, np.random.default_rng(0), n_samples=1)["total_bits"]
+
+    best = dl(sig)
+    for f in [0.9, 0.97, 1.03, 1.1]:
+        assert dl(sig * f) > best
+    # Direct computation: sigma^2 = E_q[SSE] / D with the closed-form expectation.
+    q, C = fit.posterior(X)
+    esse, _, _ = s.expected_sse_factorial(X, q, C)
+    assert sig == pytest.approx(math.sqrt(esse.mean() / 96), rel=1e-10)
+    # At t = sqrt(2 pi) sigma_hat the reconstruction term is exactly D / (2 ln 2) bits.
+    fit.cfg = dict(cfg, sigma_x=sig, quant=math.sqrt(2 * math.pi) * sig)
+    rec = fit.score(X, np.random.default_rng(0), n_samples=1)["recon_bits"]
+    assert rec == pytest.approx(96 / (2 * math.log(2)), rel=1e-10)
+
+
+def test_train_seed_mdl_mode_shares_t_of_factorial_and_scores_both_sets():
+    cfg = small_cfg(steps=30, sigma_mode="mdl")
+    run = s.train_seed(0, cfg, ["vq24", "factorial4x6"], verbose=False)
+    m, fit = run["metrics"], run["fitted"]
+    sig_f = s.mdl_sigma_hat(s.FittedSVQ("x", fit["factorial4x6"].stages, cfg), run["X"])
+    assert m["factorial4x6"]["sigma_x"] == pytest.approx(sig_f, rel=1e-12)
+    t = math.sqrt(2 * math.pi) * sig_f
+    assert m["vq24"]["quant"] == pytest.approx(t) and m["factorial4x6"]["quant"] == pytest.approx(t)
+    assert m["vq24"]["sigma_x"] != m["factorial4x6"]["sigma_x"]
+    assert m["factorial4x6"]["learned_sigma_x"] is not None
+    # which data set each metric is computed on
+    for name in ["vq24", "factorial4x6"]:
+        f = fit[name]
+        tr = f.score(run["X"], np.random.default_rng(1), n_samples=1)
+        te = f.score(run["X_test"], np.random.default_rng(1), n_samples=1)
+        assert m[name]["train_total_bits"] == pytest.approx(tr["total_bits"], rel=1e-12)
+        assert m[name]["train_recon_bits"] == pytest.approx(tr["recon_bits"], rel=1e-12)
+        assert m[name]["total_bits"] == pytest.approx(te["total_bits"], rel=1e-12)
+        assert m[name]["total_bits"] != pytest.approx(tr["total_bits"], rel=1e-6)
+
+
+def test_learned_sigma_moves_towards_rms_error():
+    cfg = small_cfg(steps=200, sigma_mode="mdl", sigma_start=0.5)
+    X, _ = s.make_spline_dataset(np.random.default_rng(4), 60)
+    p = s.train_svq(X, cfg, np.random.default_rng(1), np.random.default_rng(2), 4, 6)
+    learned = float(np.exp(p["log_sigma_x"][0]))
+    fit = s.FittedSVQ("f", [p], cfg)
+    assert learned < 0.4  # moved from its start at 0.5
+    assert learned == pytest.approx(s.mdl_sigma_hat(fit, X), rel=0.35)
+
+
+# ---------------------------------------------------------------- schedules and tests
+
+
+def test_kl_weight_schedule():
+    assert s.kl_weight(0, 100, 0.1, 0.5) == pytest.approx(0.1)
+    assert s.kl_weight(25, 100, 0.1, 0.5) == pytest.approx(0.55)
+    assert s.kl_weight(50, 100, 0.1, 0.5) == 1.0
+    assert s.kl_weight(99, 100, 0.1, 0.5) == 1.0
+    assert s.kl_weight(0, 100, 1.0, 0.5) == 1.0
+
+
+def test_sigma_anneal_schedule_is_geometric():
+    cfg = {"sigma_start": 0.5, "sigma_x": 0.125, "anneal_frac": 0.5}
+    assert s.sigma_at(0, 100, cfg) == pytest.approx(0.5)
+    assert s.sigma_at(25, 100, cfg) == pytest.approx(0.25)
+    assert s.sigma_at(50, 100, cfg) == 0.125
+    assert s.sigma_at(80, 100, cfg) == 0.125
+
+
+def test_lr_schedule_constant_then_cosine_to_10_percent():
+    assert s.lr_at(0, 100, 0.01) == 0.01
+    assert s.lr_at(49, 100, 0.01) == 0.01
+    assert s.lr_at(50, 100, 0.01) == pytest.approx(0.01)
+    assert s.lr_at(75, 100, 0.01) == pytest.approx(0.01 * (0.1 + 0.45))
+    assert s.lr_at(100, 100, 0.01) == pytest.approx(0.001)
+
+
+def test_gumbel_temperature_schedule_is_exponential():
+    import modern_vq as m
+
+    cfg = {"tau_start": 1.0, "tau_end": 0.1}
+    assert m.tau_at(0, 101, cfg) == pytest.approx(1.0)
+    assert m.tau_at(50, 101, cfg) == pytest.approx(math.sqrt(0.1))
+    assert m.tau_at(100, 101, cfg) == pytest.approx(0.1)
+
+
+def test_paired_test_against_direct_computation():
+    a = [10.0, 12.0, 9.0, 14.0, 11.0]
+    b = [11.0, 12.5, 11.0, 13.0, 13.0]
+    r = s.paired_test(a, b)
+    d = np.array(a) - np.array(b)
+    assert r["mean_diff"] == pytest.approx(d.mean())
+    assert r["sd_diff_sample"] == pytest.approx(d.std(ddof=1))
+    assert r["t_stat"] == pytest.approx(d.mean() / (d.std(ddof=1) / math.sqrt(5)))
+    assert r["wins_a"] == 4
+    count = 0
+    for signs in itertools.product([-1, 1], repeat=5):
+        count += abs(np.dot(signs, np.abs(d))) / 5 >= abs(d.mean()) - 1e-12
+    assert r["p_sign_flip"] == pytest.approx(count / 32)
+    # all differences one way, n = 5: only the two all-same-sign patterns are as extreme
+    assert s.paired_test([1, 2, 3, 4, 5], [2, 3, 4, 5, 6])["p_sign_flip"] == pytest.approx(2 / 32)
+
+
+def test_assess_paper_goal_boundary_and_ratio():
+    def mm(tr, te):
+        return {
+            "train_total_bits": tr,
+            "train_recon_bits": tr,
+            "train_code_bits": [0.0] * len(tr),
+            "total_bits": te,
+        }
+
+    base = {"vq24": mm([40.0, 40.0], [60.0, 66.0]), "factorial4x6": mm([27.5, 27.5], [30.0, 30.0])}
+    g = s.assess(base, {})
+    assert g["paper_goal_met"] and s.reproduces_from(g) == "yes"  # exactly +10 %
+    base["factorial4x6"] = mm([27.6, 27.6], [30.0, 30.0])
+    g = s.assess(base, {})
+    assert not g["paper_goal_met"] and s.reproduces_from(g) == "partial"
+    assert g["ratio_vq24_over_factorial_mean"] == pytest.approx(2.1)
+    assert g["ratio_vq24_over_factorial_sd_sample"] == pytest.approx(np.std([2.0, 2.2], ddof=1))
+    assert not g["ratio_v1_target_met"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--alpha", "nan"],
+        ["--lr", "inf"],
+        ["--n-factors", "99999999999999999999"],
+        ["--seed", "-1"],
+        ["--sigma-mode", "learned"],
+        ["--json", "x.txt"],
+        ["--n-images", "10", "--batch-size", "50"],
+    ],
+)
+def test_more_bad_input_refused_at_parse_time(tmp_path, args):
+    r = run_cli(*[a if a != "x.txt" else str(tmp_path / "x.txt") for a in args], "--smoke")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_divergence_exits_3_without_record(tmp_path, monkeypatch):
+    out = tmp_path / "r.json"
+
+    def boom(*a, **k):
+        raise s.Diverged(7, "training free energy")
+
+    monkeypatch.setattr(s, "run_sweep", boom)
+    code = s.run_cli(s.main, "spline_images_factorial_vq.py", ["--smoke", "--json", str(out)])
+    assert code == 3 and not out.exists()
+    with pytest.raises(s.Diverged):
+        s.check_finite(2, {"w": np.array([1.0, np.nan])})
+
+
+def test_write_atomic_failure_leaves_target_and_no_temp(tmp_path):
+    target = tmp_path / "r.json"
+    target.write_text("old")
+
+    def bad_writer(fh):
+        fh.write(b"partial")
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(s.CannotWrite):
+        s.write_atomic(target, bad_writer)
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
+    with pytest.raises(ValueError):
+        s.dumps_record({"a": [1.0, float("nan")]})
+
+
+def test_readme_render_is_idempotent():
+    import visualize_spline_images_factorial_vq as viz
+
+    text = (HERE / "README.md").read_text()
+    once = viz.render_readme(text, HERE / "results")
+    assert viz.render_readme(once, HERE / "results") == once
+
+
+def test_committed_gif_has_readable_frame_delays():
+    from PIL import Image
+
+    im = Image.open(HERE / "spline_images_factorial_vq.gif")
+    assert im.n_frames > 1
+    delays = []
+    for i in range(im.n_frames):
+        im.seek(i)
+        delays.append(im.info["duration"])
+    assert min(delays) >= 50 and max(delays) >= 1000
+    assert (HERE / "spline_images_factorial_vq.gif").stat().st_size < 2e6
