@@ -326,7 +326,49 @@ def test_conversions_raise():
         plain = np.zeros(3)
         np.add(x, 1.0, out=plain)
     with pytest.raises(Escape):
-        np.ones(3)[x > 0]
+        np.ones(3)[x]  # a float used as an index
+    with pytest.raises(Escape):
+        np.add.at(np.zeros(3), [0, 1], x[:2])
+
+
+def test_integer_and_bool_values_leave_charged_one_read_each():
+    """A selection or branch on a tracked comparison reads it (ByteDMD's __index__ /
+    __bool__ semantics); the selected values keep their ids."""
+    tr = Tracer()
+    x, y = tr.args(np.array([1.0, -1.0, 2.0]), np.arange(3.0))
+    mask = x > 0  # 3 reads
+    picked = y[mask]  # 3 reads of the mask, then free indexing
+    assert np.array_equal(picked.val, [0.0, 2.0]) and np.all(picked.ids >= 0)
+    k = np.argmax(x)  # fold: 2 ops of 2 reads
+    assert int(k) == 2  # the index leaves: 1 read
+    assert tr.finish(picked).reads == 3 + 3 + 4 + 1
+
+
+def test_float_conversion_counted_when_allowed():
+    tr = Tracer(allow_float=True)
+    x = tr.args(np.array([1.0, 2.0]))
+    assert float(x.sum()) == 3.0
+    assert tr.float_escapes == 1
+    assert tr.finish().reads == 3  # the sum's add (2) and the conversion (1)
+
+
+def test_add_at_and_numpy_namespace_buffers_stay_tracked():
+    import types
+
+    mod = types.SimpleNamespace(np=np)
+
+    def prog(v):
+        buf = mod.np.zeros(3)  # a buffer allocated inside the measured code
+        np.add.at(buf, np.array([0, 0, 2]), v)
+        return buf
+
+    tr = Tracer()
+    v = tr.args(np.array([1.0, 2.0, 3.0]))
+    with dmd.patched_numpy(mod, tr):
+        out = prog(v)
+    assert np.array_equal(out.val, prog(np.array([1.0, 2.0, 3.0])))
+    assert np.all(out.ids[[0, 2]] >= 0) and out.ids[1] < 0
+    assert tr.finish(out).reads == 4  # 0+v0 reads v0; (v0)+v1 reads 2; 0+v2 reads v2
 
 
 def test_unsupported_operations_raise():
