@@ -311,7 +311,6 @@ def build_parser() -> CleanParser:
     p = CleanParser(prog=PROG, description=__doc__.split("\n\n")[0], allow_abbrev=False)
     p.add_argument(
         "--module",
-        required=True,
         metavar="PATH",
         help="module to mutate, relative to the repository root (e.g. xor/xor.py)",
     )
@@ -346,13 +345,15 @@ def build_parser() -> CleanParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    module = (ROOT / args.module).resolve()
-    if not module.is_file() or ROOT not in module.parents or module.suffix != ".py":
-        parser.error(f"--module {args.module}: not a .py file of this repository")
     if args.json is not None:
         why = check_output_path(args.json, "file")
         if why:
             parser.error(f"--json {why}")
+    if args.module is None:
+        parser.error("--module is required (e.g. --module xor/xor.py)")
+    module = (ROOT / args.module).resolve()
+    if not module.is_file() or ROOT not in module.parents or module.suffix != ".py":
+        parser.error(f"--module {args.module}: not a .py file of this repository")
     tests = args.tests.split() if args.tests else default_tests(module)
     if not tests:
         parser.error(f"--module {args.module}: no tests found; give --tests")
