@@ -290,19 +290,19 @@ def fig_sigma_sweep(rec, path, fixed):
         ax.axhline(s.PAPER_TOTAL_BITS, color="k", ls=":", lw=1)
         ax.set_xscale("log")
         ax.set_xticks(s.SIGMA_SWEEP[::2], [f"{v:g}" for v in s.SIGMA_SWEEP[::2]])
-        ax.set_xlabel("pixel noise sigma_x")
+        ax.set_xlabel("pixel noise $\\sigma_x$")
         ax.set_title(title)
-    axes[0].set_ylabel("bits per image")
-    axes[0].set_ylim(0, 200 if not fixed else 260)
+    axes[0].set_ylabel("bits per image (log scale)")
+    axes[0].set_yscale("log")
     conv = (
-        f"fixed t = {t_fix:.3f} (stars: sigma_x learned, MDL)"
+        f"fixed $t$ = {t_fix:.3f} (stars: $\\sigma_x$ learned, MDL); dotted: paper's 25 bits"
         if fixed
-        else "t = sqrt(2 pi) sigma_x (constant 0); dotted line: paper's 25 bits"
+        else "$t = \\sqrt{2\\pi}\\,\\sigma_x$ (pixel constant 0); dotted: paper's 25 bits"
     )
     fig.suptitle(conv)
     h, lab = axes[0].get_legend_handles_labels()
     fig.legend(h, lab, ncol=3, loc="lower center", fontsize=9)
-    fig.tight_layout(rect=(0, 0.2, 1, 1))
+    fig.tight_layout(rect=(0, 0.15, 1, 1))
     save(fig, path)
 
 
