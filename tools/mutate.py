@@ -32,6 +32,7 @@ import ast
 import contextlib
 import os
 import random
+import shlex
 import shutil
 import signal
 import subprocess
@@ -354,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
     module = (ROOT / args.module).resolve()
     if not module.is_file() or ROOT not in module.parents or module.suffix != ".py":
         parser.error(f"--module {args.module}: not a .py file of this repository")
-    tests = args.tests.split() if args.tests else default_tests(module)
+    tests = shlex.split(args.tests) if args.tests else default_tests(module)
     if not tests:
         parser.error(f"--module {args.module}: no tests found; give --tests")
     sites = sites_of(module)
