@@ -64,6 +64,17 @@ import numpy as np
 
 HEADLINE_ARGS = ["--method", "all", "--sweep", "100", "--workers", "2", "--restart-every", "0"]
 HEADLINE_BUDGET_S = 1200
+#: golden smoke records under results/ and the command (relative to this folder) that
+#: writes each (the runner adds --json PATH); compared by tools/test_golden.py
+GOLDEN_RUNS = {
+    "smoke.json": ["encoder_4_2_4.py", "--smoke"],
+    "smoke_exact_traps.json": ["exact_traps.py", "--smoke"],
+}
+# float64 throughout and a fixed 25-seed chunking, so a rerun is bit-identical on this
+# machine (measured: 3 reruns, every value equal); 1e-9 leaves room for another x86 BLAS
+# kernel's last-digit rounding in the Hessian's central differences, far below any change
+# a code edit makes (the smallest recorded effect, a Hessian eigenvalue, is ~1e-4 here).
+GOLDEN_RTOL = 1e-9
 
 PAPER = "Ackley, Hinton & Sejnowski (1985)"
 PAPER_SUCCESS_RUNS = 250  # the paper: 250 of 250 runs found a solution ...
@@ -401,6 +412,15 @@ def parse_schedule(text: str) -> list[tuple[int, float]]:
     return out
 
 
+def probe_temperatures(schedule, T: float, collect_units: int, n_free: int) -> np.ndarray:
+    """Temperature of every single-unit probe of one annealing, shape (P,) float64:
+    for each schedule entry (time units n, temperature T_k), n * n_free probes at T_k
+    (a time unit is as many probes as there are unclamped units, section 4.1, footnote
+    4), then collect_units * n_free probes at the collection temperature T."""
+    temps = [temp for n, temp in schedule for _ in range(n * n_free)]
+    return np.array(temps + [T] * (collect_units * n_free), dtype=np.float64)
+
+
 def anneal_and_collect(s, A, bias, free_units, schedule, T, collect_units, rngs, every_probe=False):
     """One phase of the paper's procedure for C chains per seed.
 
@@ -419,9 +439,8 @@ def anneal_and_collect(s, A, bias, free_units, schedule, T, collect_units, rngs,
     """
     S, C, _ = s.shape
     nf = len(free_units)
-    temps = [temp for n, temp in schedule for _ in range(n * nf)]
-    n_probe = len(temps) + collect_units * nf
-    temps = np.array(temps + [T] * (collect_units * nf))
+    temps = probe_temperatures(schedule, T, collect_units, nf)
+    n_probe = len(temps)
     pick = np.empty((n_probe, S, C), dtype=np.int64)
     uni = np.empty((n_probe, S, C))
     for k, rng in enumerate(rngs):
@@ -1203,6 +1222,7 @@ def env_info() -> dict:
         "numpy": np.__version__,
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
+        "load_average_1min": os.getloadavg()[0],  # other jobs on the machine slow timings
     }
 
 

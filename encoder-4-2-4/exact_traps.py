@@ -261,6 +261,21 @@ def build_parser() -> E.CleanParser:
     return p
 
 
+def _args_without_json(argv) -> list[str]:
+    """The command-line arguments minus ``--json PATH`` (the record names its command,
+    not where it was written, so reruns into another folder give the same record)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    out, skip = [], False
+    for x in args:
+        if skip:
+            skip = False
+        elif x == "--json":
+            skip = True
+        elif not x.startswith("--json="):
+            out.append(x)
+    return out
+
+
 def main(argv=None) -> int:
     p = build_parser()
     a = p.parse_args(argv)
@@ -283,9 +298,7 @@ def main(argv=None) -> int:
         "paper": E.PAPER,
         "seed": a.seed,
         "n_seeds": a.sweep,
-        "command": " ".join(
-            ["python3 encoder-4-2-4/exact_traps.py", *(argv if argv is not None else sys.argv[1:])]
-        ),
+        "command": " ".join(["python3 encoder-4-2-4/exact_traps.py", *_args_without_json(argv)]),
         "metrics": rec,
         "env": E.env_info(),
     }

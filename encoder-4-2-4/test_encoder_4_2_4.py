@@ -270,14 +270,170 @@ def test_annealing_learns_the_encoder():
     assert not np.array(bipartite["L1"]).any() and not np.array(bipartite["L2"]).any()
 
 
-def test_restart_reaches_more_seeds():
-    """Restart-if-unsolved can only add solved seeds here: with restarts every 100 cycles
-    the exact method solves at least as many of 12 seeds as without."""
-    base = E.method_config(E.Config(), "exact", {"cycles": 400})
-    plain = E.run_seeds(list(range(12)), base)
-    rest = E.run_seeds(list(range(12)), E.replace(base, restart_every=100))
-    assert sum(rest["success"]) >= sum(plain["success"])
-    assert sum(rest["success"]) >= 9
+# --- schedules, criteria and bookkeeping ----------------------------------------------
+
+
+def test_paper_settings_are_the_defaults():
+    """The anneal defaults are the paper's (section 4.1): schedule 2@20, 2@15, 2@12, 4@10,
+    10 time units at T = 10, two clamped annealings per pattern and as many free ones,
+    noisy clamping 0.15 / 0.05, weight step 2 by the sign rule, zero initial weights."""
+    c = E.method_config(E.Config(), "anneal", {})
+    assert E.parse_schedule(c.schedule) == [(2, 20.0), (2, 15.0), (2, 12.0), (4, 10.0)]
+    assert (c.temperature, c.collect_units, c.anneals_per_pattern) == (10.0, 10, 2)
+    assert E.n_free_anneals(c) == 8 and c.free_anneals == 0
+    assert (c.noise_on, c.noise_off, c.update, c.step, c.init_scale) == (
+        0.15,
+        0.05,
+        "sign",
+        2.0,
+        0.0,
+    )
+    assert c.within and c.collect == "unit" and c.restart_every == 0
+
+
+def test_probe_temperatures_follow_the_schedule():
+    """One annealing of the 2 hidden units: 2 time units (4 probes) at 20, 4 at 15, 4 at
+    12, 8 at 10, then 10 collection time units (20 probes) at T; with 10 free units every
+    block is 5 times longer."""
+    sched = E.parse_schedule("2@20,2@15,2@12,4@10")
+    temps = E.probe_temperatures(sched, 10.0, 10, 2)
+    assert temps.tolist() == [20.0] * 4 + [15.0] * 4 + [12.0] * 4 + [10.0] * 8 + [10.0] * 20
+    temps = E.probe_temperatures(sched, 7.0, 3, 10)
+    assert temps.tolist() == [20.0] * 20 + [15.0] * 20 + [12.0] * 20 + [10.0] * 40 + [7.0] * 30
+
+
+def test_goal_boundary():
+    assert E.goal_met(98, 100) and E.goal_met(100, 100) and E.goal_met(49, 50)
+    assert not E.goal_met(97, 100) and not E.goal_met(48, 50)
+    assert E.GOAL_SUCCESS == 98
+
+
+def test_codes_count_distinct_most_probable_states():
+    ev = E.evaluate(*hand_solution(), 10.0)
+    assert ev["n_codes"].tolist() == [4]
+    merged = hand_solution()
+    merged[0][0, 3] = merged[0][0, 2]  # V1[3] now votes for pattern 2's code ...
+    merged[0][0, 7] = merged[0][0, 6]  # ... and so does V2[3]
+    merged[3][0, [3, 7]] = merged[3][0, [2, 6]]
+    ev = E.evaluate(*merged, 10.0)
+    assert ev["n_codes"].tolist() == [3] and not ev["four_codes"][0]
+
+
+def test_metrics_use_the_right_data():
+    """kl_bits is measured against the clean patterns, kl_noisy_bits against the noisy-
+    clamping distribution the network is trained on: both recomputed here directly."""
+    params = hand_solution()
+    ev = E.evaluate(*params, 10.0, 0.15, 0.05)
+    p = np.exp(E.visible_log_probs(*params, 10.0))[0]
+    for key, q in (
+        ("kl_bits", E.data_distribution(0.0, 0.0)),
+        ("kl_noisy_bits", E.data_distribution(0.15, 0.05)),
+    ):
+        nz = q > 0
+        direct = np.sum(q[nz] * np.log2(q[nz] / p[nz]))
+        assert ev[key][0] == pytest.approx(direct, rel=1e-10), key
+    assert ev["kl_noisy_bits"][0] != pytest.approx(ev["kl_bits"][0], rel=1e-3)
+
+
+def scripted_train(monkeypatch, script, cycles, restart_every=0):
+    """Run ``train`` with the code count of every cycle taken from ``script`` (S seeds x
+    cycles), so that the bookkeeping can be checked against hand-worked answers."""
+    script = np.array(script)
+    calls = {"c": 0}
+
+    def fake_codes(W, L1, L2, b_v, b_h, T):
+        n = script[:, calls["c"]]
+        calls["c"] += 1
+        S = len(n)
+        return (
+            np.zeros((S, 4), int),
+            np.full((S, 4), 0.9),
+            n,
+            np.full(S, 4),
+            np.ones((S, 4)),
+        )
+
+    monkeypatch.setattr(E, "codes_and_recall", fake_codes)
+    cfg = E.method_config(E.Config(), "exact", {"cycles": cycles, "restart_every": restart_every})
+    _, track = E.train(list(range(len(script))), cfg)
+    return track
+
+
+def test_bookkeeping_first_success_lost_and_settled(monkeypatch):
+    track = scripted_train(
+        monkeypatch,
+        [
+            [1, 4, 3, 4, 4, 4],  # found at 2, lost at 3, in place from 4
+            [1, 2, 4, 4, 4, 4],  # found at 3 and kept
+            [2, 2, 2, 2, 2, 2],  # never
+            [4, 4, 4, 4, 4, 3],  # found at 1, lost at the very end
+        ],
+        cycles=6,
+    )
+    assert track["first"].tolist() == [2, 3, -1, 1]
+    assert track["lost_cycles"].tolist() == [1, 0, 0, 1]
+    assert track["settled"].tolist() == [4, 3, -1, -1]
+    assert track["n_restarts"].tolist() == [0, 0, 0, 0]
+
+
+def test_bookkeeping_restarts(monkeypatch):
+    """Restart every 3 cycles: a seed unsolved at cycle 3 restarts (once), one solved by
+    then never does, one never solved restarts at 3 and 6 (not at the last cycle, 9)."""
+    track = scripted_train(
+        monkeypatch,
+        [
+            [1, 1, 1, 1, 4, 4, 4, 4, 4],
+            [1, 4, 1, 1, 1, 1, 1, 1, 1],
+            [1, 1, 1, 1, 1, 1, 1, 1, 1],
+        ],
+        cycles=9,
+        restart_every=3,
+    )
+    assert track["n_restarts"].tolist() == [1, 0, 2]
+    assert track["first"].tolist() == [5, 2, -1]
+    assert track["lost_cycles"].tolist() == [0, 7, 0]
+
+
+def test_restart_bookkeeping_on_real_runs():
+    """With real exact runs and restarts every 40 cycles, each solved seed found its codes
+    in the attempt after its last restart, and each unsolved seed restarted at every
+    multiple of 40 before the end."""
+    cfg = E.method_config(E.Config(), "exact", {"cycles": 130, "restart_every": 40})
+    res = E.run_seeds(list(range(10)), cfg)
+    rows = zip(res["success"], res["first_success_cycle"], res["n_restarts"], strict=True)
+    for ok, first, k in rows:
+        if ok:
+            assert 40 * k < first <= 40 * (k + 1)
+        else:
+            assert k == (130 - 1) // 40
+    assert sum(res["n_restarts"]) > 0 and any(res["success"])
+
+
+def test_exact_sign_rule_from_zero_stays_symmetric():
+    """Exact statistics give no sampling noise: from all-zero weights the sign rule keeps
+    every seed identical and the two hidden units interchangeable, so the codes never
+    separate. This is why the noise ablation breaks the symmetry with a tiny random W."""
+    cfg = E.method_config(E.Config(), "exact", {"cycles": 60, "update": "sign", "init_scale": 0.0})
+    res = E.run_seeds([0, 1], cfg)
+    W = np.array(res["W"])
+    assert np.array_equal(W[0], W[1]) and np.array_equal(W[0][:, 0], W[0][:, 1])
+    assert res["n_codes"] == [1, 1]
+    tiny = E.run_seeds([0, 1], E.replace(cfg, init_scale=0.01))
+    assert not np.array_equal(np.array(tiny["W"])[0], np.array(tiny["W"])[1])
+
+
+def test_collect_every_probe_matches_exact_statistics():
+    """Statistics recorded after every probe are the same equilibrium averages."""
+    params = random_params(S=1, scale=6.0, seed=4)
+    T = 10.0
+    A, bias = E.coupling_matrix(*params)
+    rngs = [np.random.default_rng(1)]
+    sched = E.parse_schedule("2@20,2@15,2@12,4@10")
+    s = rngs[0].integers(0, 2, (1, 1500, E.N_UNITS)).astype(float)
+    free = E.anneal_and_collect(s, A, bias, np.arange(E.N_UNITS), sched, T, 10, rngs, True)
+    _, exact_free = E.exact_statistics(*params, E.data_distribution(), T)
+    for name, a, b in zip(E.PARAM_NAMES, free, exact_free, strict=True):
+        assert np.abs(a - b).max() < 0.02, name
 
 
 # --- command line ----------------------------------------------------------------------
@@ -287,6 +443,55 @@ def run_cli(*args, cwd=HERE):
     return subprocess.run(
         [sys.executable, str(SCRIPT), *args], capture_output=True, text=True, cwd=cwd, timeout=120
     )
+
+
+def strip_machine(obj):
+    """The golden rule: drop keys named env / provenance / timing or ending in _s,
+    _per_s, _gflops (machine-dependent), recursively."""
+    if isinstance(obj, dict):
+        return {
+            k: strip_machine(v)
+            for k, v in obj.items()
+            if k not in ("env", "provenance", "timing")
+            and not k.endswith(("_s", "_per_s", "_gflops"))
+        }
+    if isinstance(obj, list):
+        return [strip_machine(x) for x in obj]
+    return obj
+
+
+def close(a, b, rtol):
+    if isinstance(a, dict):
+        return (
+            isinstance(b, dict) and a.keys() == b.keys() and all(close(a[k], b[k], rtol) for k in a)
+        )
+    if isinstance(a, list):
+        return (
+            isinstance(b, list)
+            and len(a) == len(b)
+            and all(close(x, y, rtol) for x, y in zip(a, b, strict=True))
+        )
+    if isinstance(a, float) and isinstance(b, float):
+        return a == b or abs(a - b) <= rtol * max(abs(a), abs(b))
+    return type(a) is type(b) and a == b
+
+
+@pytest.mark.parametrize("name", sorted(E.GOLDEN_RUNS))
+def test_golden_smoke_records(tmp_path, name):
+    """Rerun each golden smoke configuration and compare every value with the committed
+    record (floats within GOLDEN_RTOL): a change to a rule, schedule or metric fails."""
+    script, *args = E.GOLDEN_RUNS[name]
+    out = tmp_path / name
+    proc = subprocess.run(
+        [sys.executable, str(HERE / script), *args, "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    new = strip_machine(json.loads(out.read_text()))
+    old = strip_machine(json.loads((HERE / "results" / name).read_text()))
+    assert close(new, old, E.GOLDEN_RTOL)
 
 
 def test_smoke_writes_valid_record(tmp_path):
@@ -299,42 +504,143 @@ def test_smoke_writes_valid_record(tmp_path):
     assert rec["stub"] == "encoder-4-2-4" and rec["reproduces"] in ("yes", "partial", "no")
     assert set(rec["headline"]) >= {"name", "claim", "value", "unit", "paper_value", "better"}
     for m in E.METHODS:
-        metrics = rec["metrics"][m]
-        for key in ("n_runs", "n_success", "median_learning_cycles", "mean_kl_bits"):
-            assert key in metrics
+        ps = rec["metrics"]["per_seed"][m]
+        assert ps["seeds"] == [0, 1]
+        assert rec["metrics"][m]["n_kept_four_codes"] == sum(ps["kept_four_codes"])
     assert rec["wall_time_s"] > 0 and "numpy" in rec["env"]
+    assert not list(out.parent.glob(".tmp_*"))
 
 
-@pytest.mark.parametrize(
-    "args",
-    [
-        ["--method", "bogus"],
-        ["--temperature", "0"],
-        ["--temperature", "-3"],
-        ["--schedule", "2@20,2@0"],
-        ["--sweep", "-1"],
-        ["--lr", "0"],
-        ["--cycles", "abc"],
-        ["--within", "maybe"],
-        ["--method", "cd", "--within", "on"],
-        ["--method", "anneal,bogus"],
-    ],
-)
-def test_bad_input_one_line_error(tmp_path, args):
+def test_sweep_starts_at_seed_and_workers_do_not_change_results(tmp_path):
+    recs = []
+    for w in (1, 2):
+        out = tmp_path / f"w{w}.json"
+        proc = run_cli(
+            "--method", "anneal,exact", "--sweep", "27", "--seed", "5", "--cycles", "6",
+            "--workers", str(w), "--json", str(out),
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        recs.append(json.loads(out.read_text()))
+    assert recs[0]["metrics"]["per_seed"]["exact"]["seeds"] == list(range(5, 32))
+    a, b = (strip_machine(r["metrics"]) for r in recs)
+    assert a == b  # every value, mean_kl_noisy_bits included, to the last digit
+
+
+def test_divergence_exits_3_without_record(tmp_path, monkeypatch, capsys):
     out = tmp_path / "rec.json"
-    proc = run_cli(*args, "--json", str(out))
-    assert proc.returncode == 2
-    lines = proc.stderr.strip().splitlines()
+    real = E.apply_update
+
+    def poisoned(params, velocity, pos, neg, cfg):
+        real(params, velocity, pos, neg, cfg)
+        params[0][...] = np.nan
+
+    monkeypatch.setattr(E, "apply_update", poisoned)
+    code = E.run_main(E.main, "encoder_4_2_4.py", ["--smoke", "--json", str(out)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 3 and len(err) == 1 and "diverged at cycle 1 (weight W" in err[0]
+    assert not out.exists() and not list(tmp_path.glob(".tmp_*"))
+
+
+def test_write_failure_exits_74_and_leaves_nothing(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "rec.json"
+    out.write_text("old")
+
+    def broken(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(E.os, "replace", broken)
+    code = E.run_main(E.main, "encoder_4_2_4.py", ["--smoke", "--json", str(out)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 74 and err == [
+        f"encoder_4_2_4.py: error: cannot write {out}: No space left on device"
+    ]
+    assert out.read_text() == "old" and not list(tmp_path.glob(".tmp_*"))
+
+
+def test_record_rejects_non_finite():
+    with pytest.raises(ValueError, match="not finite"):
+        E.dumps_record({"metrics": {"x": [1.0, float("nan")]}})
+
+
+BAD_ARGS = [
+    ["--method", "bogus"],
+    ["--temperature", "0"],
+    ["--temperature", "1e-300"],
+    ["--temperature", "nan"],
+    ["--schedule", "2@20,2@0"],
+    ["--schedule", "100000@10"],
+    ["--sweep", "-1"],
+    ["--seed", "-1"],
+    ["--workers", "99999999999999999999"],
+    ["--lr", "0"],
+    ["--step", "inf"],
+    ["--cycles", "abc"],
+    ["--within", "maybe"],
+    ["--method", "cd", "--within", "on"],
+    ["--method", "anneal,bogus"],
+    ["--seed", str(2**32 - 1), "--sweep", "2"],
+    ["--sweep", "1000", "--cycles", "100000"],
+    ["--json", "/proc/rec.json"],
+]
+
+
+@pytest.mark.parametrize("args", BAD_ARGS)
+def test_bad_input_one_line_error(tmp_path, capsys, args):
+    """Refused while parsing: exit 2, one line on stderr, nothing written."""
+    out = tmp_path / "rec.json"
+    extra = [] if "--json" in args else ["--json", str(out)]
+    with pytest.raises(SystemExit) as exc:
+        E.run_main(E.main, "encoder_4_2_4.py", [*args, *extra])
+    assert exc.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("encoder_4_2_4.py: error:")
-    assert "Traceback" not in proc.stderr
+    assert not out.exists() and not list(tmp_path.iterdir())
+
+
+def test_bad_input_from_the_shell(tmp_path):
+    out = tmp_path / "rec.json"
+    proc = run_cli("--temperature", "1e-300", "--json", str(out))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        "encoder_4_2_4.py: error: argument --temperature: 1e-300 is outside [0.01, 1000]"
+    ]
     assert not out.exists()
 
 
-# --- README stays in sync with the records ---------------------------------------------
+# --- README and figures follow the records ---------------------------------------------
 
 
-def test_readme_matches_records():
+def test_readme_matches_records_and_rendering_is_idempotent():
     import visualize_encoder_4_2_4 as V
 
     text = (HERE / "README.md").read_text(encoding="utf-8")
-    assert V.render_readme(text, HERE / "results") == text
+    once = V.render_readme(text, HERE / "results")
+    assert V.render_readme(once, HERE / "results") == once
+    assert once == text, "README blocks are stale: run visualize_encoder_4_2_4.py --readme"
+
+
+def test_readme_tables_are_well_formed():
+    """Every table row has as many cells as its header (an unescaped | splits a cell)."""
+    rows = [ln for ln in (HERE / "README.md").read_text().splitlines() if ln.startswith("|")]
+    n = None
+    for ln in rows:
+        cells = ln.count("|") - ln.count("\\|") - 1
+        if set(ln) <= set("|-: "):
+            assert cells == n, ln
+        n = cells
+
+
+def test_gif_and_figures_read_at_column_width():
+    from PIL import Image
+
+    with Image.open(HERE / "encoder_4_2_4.gif") as im:
+        assert im.n_frames > 1 and im.width <= 830
+        delays = []
+        for k in range(im.n_frames):
+            im.seek(k)
+            delays.append(im.info["duration"])
+    assert min(delays) >= 50 and delays[-1] > delays[0]
+    assert (HERE / "encoder_4_2_4.gif").stat().st_size < 2e6
+    for png in (HERE / "viz").glob("*.png"):
+        with Image.open(png) as im:
+            assert im.width <= 830, png.name

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import encoder_4_2_4 as E
 import exact_traps as X
 import numpy as np
+import pytest
 
 HERE = Path(__file__).resolve().parent
 
@@ -37,16 +36,56 @@ def test_natural_step_increases_likelihood():
     assert np.all(after > before)
 
 
-def test_smoke_record(tmp_path):
-    out = tmp_path / "traps.json"
-    r = subprocess.run(
-        [sys.executable, str(HERE / "exact_traps.py"), "--smoke", "--json", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert r.returncode == 0, r.stderr
-    m = json.loads(out.read_text())["metrics"]
+def direct_fisher(theta, T, eps=1e-5):
+    """Fisher information of p(v) computed from scratch: the score of every visible
+    vector by central differences of log p(v) (``visible_log_probs``), then
+    F = sum_v p(v) score score^T. Independent of ``fisher_information``."""
+    n = theta.shape[1]
+    scores = np.empty((2**E.N_VIS, n))
+    for k in range(n):
+        d = np.zeros(n)
+        d[k] = eps
+        up = E.visible_log_probs(*E.unflatten_params(theta + d), T)[0]
+        dn = E.visible_log_probs(*E.unflatten_params(theta - d), T)[0]
+        scores[:, k] = (up - dn) / (2 * eps)
+    p = np.exp(E.visible_log_probs(*E.unflatten_params(theta), T)[0])
+    return (scores * p[:, None]).T @ scores
+
+
+def test_natural_step_matches_a_direct_computation():
+    """ascent_step(kind="natural") = lr (F + damping I)^-1 g with F computed from scratch
+    by finite-difference scores; the plain gradient step (a step that ignores the Fisher)
+    is far from it, so a natural step that dropped F would fail here."""
+    cfg = E.method_config(E.Config(), "exact", {})
+    theta = E.flatten_params(*E.init_params(cfg, [E.seed_generators(7)[0]])) * 4.0
+    q = E.data_distribution(cfg.noise_on, cfg.noise_off)
+    T, lr = cfg.temperature, 0.3
+    F = direct_fisher(theta, T)
+    g = X.flat_gradient(theta, q, T)[0]
+    want = lr * np.linalg.solve(F + X.NATURAL_DAMPING * np.eye(len(F)), g)
+    got = X.ascent_step(theta, q, T, "natural", lr)[0]
+    assert np.linalg.norm(got - want) < 1e-4 * np.linalg.norm(want)
+    plain = lr * g
+    assert np.linalg.norm(plain - want) > 0.5 * np.linalg.norm(want)
+    grad = X.ascent_step(theta, q, T, "gradient", cfg.lr)[0]
+    assert np.allclose(grad, T * T * cfg.lr * g, rtol=1e-12, atol=0)
+
+
+def test_hessian_top_eigenvalue_of_a_known_quadratic(monkeypatch):
+    """The central-difference Hessian recovers the top eigenvalue of a quadratic whose
+    gradient is -A theta (A positive definite, so the top eigenvalue is -min eig A)."""
+    rng = np.random.default_rng(0)
+    B = rng.normal(size=(E.N_PARAMS, E.N_PARAMS))
+    A = B @ B.T / E.N_PARAMS + 0.1 * np.eye(E.N_PARAMS)
+    monkeypatch.setattr(X, "flat_gradient", lambda th, q, T: -th @ A)
+    top = X.hessian_top_eigenvalue(np.zeros((1, E.N_PARAMS)), None, 10.0)
+    assert top[0] == pytest.approx(-np.linalg.eigvalsh(A)[0], rel=1e-6)
+
+
+def test_smoke_record_is_consistent():
+    """The committed smoke record (rerun and compared value by value by the golden test
+    in test_encoder_4_2_4.py) is internally consistent."""
+    m = json.loads((HERE / "results" / "smoke_exact_traps.json").read_text())["metrics"]
     ex = m["exact"]
     assert len(ex["trapped_seeds"]) == ex["n_seeds"] - ex["n_four_codes"]
     for key in ("continued_gradient", "continued_natural"):
@@ -54,13 +93,23 @@ def test_smoke_record(tmp_path):
     assert 0 <= m["natural_from_start"]["n_four_codes"] <= ex["n_seeds"]
 
 
-def test_bad_input_one_line_error(tmp_path):
-    for args in (
+@pytest.mark.parametrize(
+    "args",
+    [
         ["--sweep", "0"],
         ["--natural-lr", "-1"],
-        ["--json", str(tmp_path / "no" / "x.json")],
-    ):
-        r = subprocess.run(
-            [sys.executable, str(HERE / "exact_traps.py"), *args], capture_output=True, text=True
-        )
-        assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+        ["--natural-lr", "nan"],
+        ["--seed", "-1"],
+        ["--sweep", "1000", "--cycles", "100000"],
+        ["--json", "{tmp}/no/x.txt"],
+        ["--json", "{tmp}"],
+    ],
+)
+def test_bad_input_one_line_error(tmp_path, capsys, args):
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    with pytest.raises(SystemExit) as exc:
+        E.run_main(X.main, "exact_traps.py", args)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("exact_traps.py: error:"), err
+    assert not list(tmp_path.rglob("*.json")) and not list(tmp_path.rglob(".tmp_*"))
