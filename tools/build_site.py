@@ -158,6 +158,10 @@ TABLES_JS = """/* written by tools/build_site.py: a table wider than its column 
 })();
 """
 SITE_CSS = """/* written by tools/build_site.py */
+/* A column of about 830 px for figures and prose (the contents are in the left sidebar). */
+@media screen and (min-width: 76.25em) {
+  .md-main__inner > .md-content { max-width: 44rem; }
+}
 /* Tables wrap their text instead of pushing columns off-screen; code in a cell may break
    anywhere, so a long identifier never widens its column past the screen. */
 .md-typeset table:not([class]) { font-size: .7rem; }
@@ -732,8 +736,8 @@ def code_snippets(root: Path, src: str, text: str, repo_url: str) -> str:
         url = f"{repo_url}/blob/{REF}/{rel}"
         return (
             '<div class="learning-rule" markdown>\n\n'
-            f"[`{name}`]({url}#L{first}-L{last}) in [`{rel}`]({url}), "
-            f"lines {first}–{last}, as the site was built:\n\n"
+            f"`{name}`, from [`{m.group('file')}` lines {first}–{last}]({url}#L{first}-L{last}):"
+            "\n\n"
             f'{fence}python linenums="{first}"\n{code}\n{fence}\n\n</div>'
         )
 

@@ -357,7 +357,7 @@ def test_code_lines_become_the_functions_source_with_a_link(tmp_path):
     root = make_repo(tmp_path, slugs=("xor",))
     text = "Intro.\n\n<!-- code: xor.py Net.step -->\n\nAfter.\n"
     out = build_site.code_snippets(root, "xor/README.md", text, URL)
-    assert f"[`Net.step`]({URL}/blob/main/xor/xor.py#L12-L15)" in out
+    assert f"`Net.step`, from [`xor.py` lines 12–15]({URL}/blob/main/xor/xor.py#L12-L15):" in out
     assert '````python linenums="12"\n@staticmethod\ndef step(w, g, lr=0.5):' in out
     assert '<div class="learning-rule" markdown>' in out and out.endswith("After.\n")
     # The source changes, the page follows.
@@ -618,9 +618,9 @@ def test_check_site_pages_names_and_server(tmp_path):
     pages = check_site.site_pages(site)
     assert pages == ["/", "/RESULTS/", "/xor/"]
     assert [check_site.shot_name(p, "390") for p in pages] == [
-        "home-390.png",
-        "RESULTS-390.png",
-        "xor-390.png",
+        "home-390.jpg",
+        "RESULTS-390.jpg",
+        "xor-390.jpg",
     ]
     assert check_site.site_file(site, "/xor/") == site / "xor" / "index.html"
     assert check_site.site_file(site, "/xor/xor.gif") == site / "xor" / "xor.gif"
@@ -735,7 +735,7 @@ def test_judge_passes_a_good_page_and_names_each_defect():
     small = report()
     small["images"][0]["shown"] = 400  # 50% of 800 px on desktop
     assert judge(small) == [
-        "figure /xor/viz/a.png shown at 400 of its 800 px (50% < 60%): re-export it for an "
+        "figure /xor/viz/a.png shown at 400 of its 800 px (50.0% < 60%): re-export it for an "
         "~830 px column or split it"
     ]
     assert judge(small, width="390") == []  # a phone shows figures at the phone's width
