@@ -280,17 +280,20 @@ def default_tests(module: Path) -> list[str]:
     return [*tests, "tools/test_golden.py", "-k", area] if len(tests) else []
 
 
-def run_tests(clone: Path, tests: list[str], timeout: float) -> tuple[str, float]:
+def run_tests(
+    clone: Path, tests: list[str], timeout: float, log: Path | None = None
+) -> tuple[str, float]:
     env = dict(os.environ, MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1")
     env.pop("PYTHONPATH", None)
     cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests]
     start = time.perf_counter()
+    out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115
     proc = subprocess.Popen(
         cmd,
         cwd=clone,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=out,
+        stderr=subprocess.STDOUT,
         start_new_session=True,
     )
     try:
@@ -304,6 +307,8 @@ def run_tests(clone: Path, tests: list[str], timeout: float) -> tuple[str, float
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+        if log:
+            out.close()
     return status, time.perf_counter() - start
 
 
@@ -382,9 +387,11 @@ def main(argv: list[str] | None = None) -> int:
                 sites if len(sites) <= args.max_mutants else rng.sample(sites, args.max_mutants)
             )
             chosen.sort(key=lambda m: (m.line, m.col))
-        status, base_s = run_tests(clone, tests, timeout=1800)
+        base_log = work / "baseline.log"
+        status, base_s = run_tests(clone, tests, timeout=1800, log=base_log)
         print(f"mutate: unmutated tests {status} in {base_s:.0f} s", flush=True)
         if status != "survived":
+            print(base_log.read_text(errors="replace")[-3000:], flush=True)
             print(f"{PROG}: error: the unmutated tests fail ({status}); no score", file=sys.stderr)
             return 1
         timeout = max(30.0, 3 * base_s)
