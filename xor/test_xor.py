@@ -1,44 +1,53 @@
-"""Tests of xor.py: gradients, determinism, sweep == single runs, the claim, the CLI."""
+"""Tests of xor.py: gradients, the learning rule, criteria boundaries, the wrapper's
+bookkeeping, golden records, the command line, figures, GIF and README."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import visualize_xor
+from PIL import Image
 
 import xor
 
 HERE = Path(__file__).resolve().parent
 SCRIPT = HERE / "xor.py"
+RESULTS = HERE / "results"
 
 
-def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+def run_cli(*args: str, script: Path = SCRIPT) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, str(SCRIPT), *args],
+        [sys.executable, str(script), *args],
         capture_output=True,
         text=True,
-        cwd=cwd or HERE.parent,
+        cwd=HERE.parent,
         timeout=120,
     )
 
 
+def batch(arch: str, seed: int = 0, scale: float = 1.5, S: int = 3) -> dict:
+    rng = np.random.default_rng(seed)
+    return {k: rng.normal(0.0, scale, (S, *shape)) for k, shape in xor.param_shapes(arch).items()}
+
+
 # ---------------------------------------------------------------------------------------
-# Gradients
+# Gradients and the learning rule
 # ---------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("arch", sorted(xor.ARCHS))
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
 def test_backward_matches_finite_differences(arch, reduction):
-    rng = np.random.default_rng(123)
-    S = 3
-    params = {k: rng.normal(0.0, 1.5, (S, *shape)) for k, shape in xor.param_shapes(arch).items()}
+    params = batch(arch, 123)
     o, h = xor.forward(params)
     grads = xor.backward(params, o, h, reduction=reduction)
     assert set(grads) == set(params)
@@ -58,34 +67,130 @@ def test_backward_matches_finite_differences(arch, reduction):
         assert rel < 1e-6, (k, rel)
 
 
-def test_loss_reduction_scales_by_four():
-    params = xor.init_params("2-2-1", np.random.default_rng(0), 0.3)
-    params = {k: v[None] for k, v in params.items()}
+def test_default_error_is_the_papers_sum_four_times_the_mean():
+    params = batch("2-2-1", 0, 0.3, 1)
     o, _ = xor.forward(params)
-    assert np.isclose(xor.loss(o, reduction="sum")[0], 4 * xor.loss(o, reduction="mean")[0])
+    direct = 0.5 * ((o[0, :, 0] - xor.Y[:, 0]) ** 2).sum()
+    assert xor.loss(o)[0] == pytest.approx(direct, rel=1e-15)
+    assert xor.loss(o, reduction="sum")[0] == pytest.approx(4 * xor.loss(o, reduction="mean")[0])
+    assert xor.Config().reduction == "sum" and not xor.Config().perturb
+    with pytest.raises(ValueError):
+        xor.error_scale("median")
+
+
+def test_momentum_step_is_equation_9_and_pure():
+    p = batch("2-1-skip", 1)
+    v = batch("2-1-skip", 2)
+    g = batch("2-1-skip", 3)
+    before = {k: a.copy() for k, a in p.items()}
+    new_p, new_v = xor.momentum_step(p, v, g, 0.5, 0.9)
+    for k in p:
+        assert np.array_equal(p[k], before[k])  # inputs untouched
+        assert np.allclose(new_v[k], 0.9 * v[k] - 0.5 * g[k], rtol=0, atol=1e-15)
+        assert np.allclose(new_p[k], p[k] + 0.9 * v[k] - 0.5 * g[k], rtol=0, atol=1e-15)
+    active = np.array([True, False, True])
+    masked_p, masked_v = xor.momentum_step(p, v, g, 0.5, 0.9, active)
+    for k in p:
+        assert np.array_equal(masked_p[k][1], p[k][1]) and np.array_equal(masked_v[k][1], v[k][1])
+        assert np.array_equal(masked_p[k][0], new_p[k][0])
 
 
 # ---------------------------------------------------------------------------------------
-# Determinism and batching
+# Criteria and their boundaries
 # ---------------------------------------------------------------------------------------
 
 
-def test_same_seed_same_result_different_seed_differs():
-    cfg = xor.Config(max_epochs=1500)
-    a = xor.train([3], cfg)
-    b = xor.train([3], cfg)
-    c = xor.train([4], cfg)
-    for k in a.params:
-        assert np.array_equal(a.params[k], b.params[k])
-    assert np.array_equal(a.converged_epoch, b.converged_epoch)
-    assert not np.array_equal(a.params["W_ih"], c.params["W_ih"])
+def test_converged_needs_every_output_strictly_within_tol():
+    y = xor.Y[:, 0]
+    inside = np.array([0.49999999, 0.50000001, 0.50000001, 0.49999999])
+    assert xor.converged_mask(inside[None, :, None])[0]
+    on_fence = inside.copy()
+    on_fence[2] = 0.5  # exactly 0.5 away from its target 1
+    assert not xor.converged_mask(on_fence[None, :, None])[0]
+    assert not xor.converged_mask((1 - y)[None, :, None])[0]  # all wrong
+    assert xor.converged_mask(y[None, :, None].astype(float))[0]
+    # a tighter tol
+    assert not xor.converged_mask(inside[None, :, None], tol=0.1)[0]
+
+
+def test_goal_fraction_boundary():
+    assert xor.reproduces_from_fraction(99 / 100) == "yes"
+    assert xor.reproduces_from_fraction(98 / 100) == "partial"
+    assert xor.reproduces_from_fraction(90 / 100) == "partial"
+    assert xor.reproduces_from_fraction(89 / 100) == "no"
+
+
+def test_wilson_interval_known_values():
+    lo, hi = xor.wilson_interval(0, 10)
+    assert lo == 0.0 and hi == pytest.approx(3.8414588 / (10 + 3.8414588), rel=1e-6)
+    lo, hi = xor.wilson_interval(5, 10)
+    assert lo == pytest.approx(1 - hi) and lo == pytest.approx(0.2365931, abs=1e-6)
+    with pytest.raises(ValueError):
+        xor.wilson_interval(3, 2)
+
+
+def fake_sweep(epochs: list[int | None]) -> dict:
+    res = xor.TrainResult(
+        seeds=list(range(len(epochs))),
+        converged_epoch=np.array([-1 if e is None else e for e in epochs]),
+        epochs_run=np.array([100 if e is None else e for e in epochs]),
+        params={},
+        outputs=np.full((len(epochs), 4), 0.5),
+        final_loss=np.zeros(len(epochs)),
+        n_perturbations=np.zeros(len(epochs), dtype=int),
+        perturb_epochs=[[] for _ in epochs],
+        train_time_s=0.0,
+    )
+    return xor.sweep_metrics(res, 100)
+
+
+def test_paper_comparison_boundaries():
+    # 558 exactly at our 25th percentile counts as inside the IQR.
+    skip = fake_sweep([558, 558, 600, 700, 800])
+    assert skip["epoch_percentiles"]["p25"] == 558
+    assert skip["std_epochs_sample"] == pytest.approx(np.std([558, 558, 600, 700, 800], ddof=1))
+    ok = fake_sweep([10] * 200)
+    assert xor.paper_comparison(skip, ok)["verdict"] == "yes"
+    just_above = fake_sweep([559, 600, 700, 800, 900])
+    assert xor.paper_comparison(just_above, ok)["verdict"] == "partial"
+    # 13 of 300 stuck: the Wilson interval starts above 1%, so the stuck claim fails.
+    stuck = fake_sweep([10] * 287 + [None] * 13)
+    cmp = xor.paper_comparison(skip, stuck)
+    assert cmp["stuck_2_2_1"] == 13 and not cmp["stuck_consistent_with_paper"]
+    assert cmp["verdict"] == "partial"
+    assert xor.paper_comparison(just_above, stuck)["verdict"] == "no"
+    # 2 of 200 stuck is compatible with the paper's "2 in several hundred".
+    assert xor.paper_comparison(skip, fake_sweep([10] * 198 + [None] * 2))["verdict"] == "yes"
+
+
+def test_sweep_metrics_count_only_converged_runs():
+    m = fake_sweep([100, 200, None, 300])
+    assert m["n_converged"] == 3 and m["n_failed"] == 1 and m["failed_seeds"] == [2]
+    assert m["median_epochs"] == 200 and m["converged_epoch_per_seed"][2] is None
+    assert m["failed_outputs_near_half"] == {"2": 4}
+
+
+# ---------------------------------------------------------------------------------------
+# Training: determinism, batching, the wrapper's bookkeeping
+# ---------------------------------------------------------------------------------------
+
+
+def test_learns_where_the_untrained_network_does_not():
+    seeds = list(range(8))
+    cfg = xor.Config(arch="2-1-skip")
+    init = xor.train(seeds, dataclasses.replace(cfg, max_epochs=0))
+    assert not (init.converged_epoch >= 0).any()  # at sweep 0 nothing is solved
+    trained = xor.train(seeds, cfg)
+    assert (trained.converged_epoch >= 0).sum() >= 7
+    ok = trained.converged_epoch >= 0
+    assert (np.abs(trained.outputs[ok] - xor.Y[:, 0]) < 0.5).all()
 
 
 @pytest.mark.parametrize("arch", sorted(xor.ARCHS))
 def test_sweep_is_bit_identical_to_single_runs(arch):
     # A short plateau window forces perturbations, so that path is covered as well.
-    cfg = xor.Config(arch=arch, max_epochs=2500, perturb_window=150)
-    seeds = list(range(5, 17))
+    cfg = xor.Config(arch=arch, max_epochs=1500, perturb=True, perturb_window=150)
+    seeds = list(range(5, 13))
     sweep = xor.train(seeds, cfg)
     assert (sweep.n_perturbations > 0).any()
     for i, s in enumerate(seeds):
@@ -96,131 +201,288 @@ def test_sweep_is_bit_identical_to_single_runs(arch):
             assert np.array_equal(alone.params[k][0], sweep.params[k][i]), (s, k)
 
 
-# ---------------------------------------------------------------------------------------
-# The claim at reduced scale
-# ---------------------------------------------------------------------------------------
+def test_first_success_sweep_and_history():
+    res = xor.train([0], xor.Config(arch="2-1-skip"), record_history=True)
+    acc = res.history["accuracy"][:, 0]
+    first = int(np.flatnonzero(acc == 1.0)[0])
+    assert res.converged_epoch[0] == first == len(acc) - 1
+    assert res.epochs_run[0] == first
+    # the recorded parameters at that sweep are the returned ones
+    for k, v in res.params.items():
+        assert np.array_equal(res.history["params"][k][-1][0], v[0])
 
 
-def test_seed0_converges_with_defaults():
-    res = xor.train([0], xor.Config())
-    assert res.converged_epoch[0] >= 0
-    assert (np.abs(res.outputs[0] - xor.Y[:, 0]) < 0.5).all()
+def test_plateau_detector_boundary():
+    ref = np.array([0, 10, 11])
+    assert xor.plateau_due(510, ref, 500).tolist() == [True, True, False]
 
 
-def test_perturbation_rescues_what_the_bare_rule_does_not():
-    seeds = list(range(30))
-    with_p = xor.train(seeds, xor.Config())
-    without = xor.train(seeds, xor.Config(perturb=False))
-    n_with = int((with_p.converged_epoch >= 0).sum())
-    n_without = int((without.converged_epoch >= 0).sum())
-    assert n_with >= 29
-    assert n_without < n_with
+def test_perturbation_schedule_when_nothing_counts_as_progress():
+    # min_improvement 0.999: no sweep counts as progress except the first after a
+    # shake (its error becomes the new reference), so the detector fires at sweep W,
+    # then every W + 1 sweeps, until the run converges or stops.
+    W = 40
+    cfg = xor.Config(perturb=True, perturb_window=W, perturb_min_improvement=0.999, max_epochs=200)
+    res = xor.train([25], cfg)
+    pe = res.perturb_epochs[0]
+    assert res.n_perturbations[0] == len(pe) >= 2
+    assert pe == [W + i * (W + 1) for i in range(len(pe))]
+    assert all(p < res.epochs_run[0] for p in pe)
 
 
-def test_local_minimum_seed_stuck_without_and_escapes_with_perturbation():
-    # Seed 25 of the 2-2-1 net: the bare rule settles where two outputs sit at 0.5
-    # (the kind of local minimum shown in PDP ch. 8 Fig. 5).
-    bare = xor.train([25], xor.Config(perturb=False, max_epochs=4000))
-    assert bare.converged_epoch[0] == -1
+def test_perturb_resets_velocity_and_shakes_only_that_network():
+    p = batch("2-2-1", 4)
+    v = batch("2-2-1", 5)
+    p0 = {k: a.copy() for k, a in p.items()}
+    v0 = {k: a.copy() for k, a in v.items()}
+    xor.perturb(p, v, 1, np.random.default_rng(9), scale=1.0, shrink=0.1)
+    rng = np.random.default_rng(9)
+    for k in p:
+        expect = 0.1 * p0[k][1] + rng.uniform(-1.0, 1.0, p0[k][1].shape)
+        assert np.array_equal(p[k][1], expect)
+        assert (v[k][1] == 0).all()
+        for s in (0, 2):
+            assert np.array_equal(p[k][s], p0[k][s]) and np.array_equal(v[k][s], v0[k][s])
+
+
+def test_local_minimum_seed_stuck_under_the_papers_rule_escapes_with_the_wrapper():
+    # Seed 38 of the 2-2-1 net: the paper's rule settles where two outputs sit at 0.5
+    # (the kind of local minimum drawn in PDP ch. 8 Fig. 5).
+    bare = xor.train([38], xor.Config(max_epochs=3000))
+    assert bare.converged_epoch[0] == -1 and bare.n_perturbations[0] == 0
     assert np.sum(np.abs(bare.outputs[0] - 0.5) < 0.02) == 2
-    rescued = xor.train([25], xor.Config(max_epochs=4000))
+    rescued = xor.train([38], xor.Config(max_epochs=3000, perturb=True))
     assert rescued.converged_epoch[0] >= 0
     assert rescued.n_perturbations[0] >= 1
+    assert rescued.converged_epoch[0] > rescued.perturb_epochs[0][-1]
+
+
+def test_train_raises_diverged_on_a_non_finite_error():
+    with pytest.raises(xor.Diverged, match="epoch 1"):
+        xor.train([0], xor.Config(lr=float("inf")))
 
 
 # ---------------------------------------------------------------------------------------
-# Command line
+# Committed records: golden smoke runs and the headline
 # ---------------------------------------------------------------------------------------
 
 
-def test_smoke_writes_a_valid_record(tmp_path):
-    out = tmp_path / "sub" / "smoke.json"
-    proc = run_cli("--smoke", "--json", str(out))
+def strip_machine(obj):
+    """Drop keys named env/provenance/timing or ending in _s, _per_s, _gflops."""
+    if isinstance(obj, dict):
+        return {
+            k: strip_machine(v)
+            for k, v in obj.items()
+            if k not in ("env", "provenance", "timing")
+            and not k.endswith(("_s", "_per_s", "_gflops"))
+        }
+    if isinstance(obj, list):
+        return [strip_machine(v) for v in obj]
+    return obj
+
+
+@pytest.mark.parametrize("name", sorted(xor.GOLDEN_RUNS))
+def test_golden_smoke_record(tmp_path, name):
+    script, *args = xor.GOLDEN_RUNS[name]
+    out = tmp_path / name
+    proc = run_cli(*args, "--json", str(out), script=HERE / script)
     assert proc.returncode == 0, proc.stderr
+    fresh = strip_machine(json.loads(out.read_text()))
+    committed = strip_machine(json.loads((RESULTS / name).read_text()))
+    assert fresh == committed  # GOLDEN_RTOL is 0.0: exact
+    assert list(tmp_path.iterdir()) == [out]
+
+
+def test_headline_record_recomputes_from_the_code():
+    rec = json.loads((RESULTS / "headline.json").read_text())
+    args = xor.build_parser().parse_args(xor.HEADLINE_ARGS)
+    assert rec["command"] == xor.command_line(xor.HEADLINE_ARGS)
+    assert rec["n_seeds"] == args.sweep and rec["seed"] == args.seed == 0
+    cfg = dataclasses.asdict(xor.Config())
+    assert {k: rec["config"][k] for k in cfg if k != "arch"} == {
+        k: v for k, v in cfg.items() if k != "arch"
+    }
+    seeds = list(range(20))  # a prefix of the headline seeds, to keep the test fast
+    for arch in xor.BOTH:
+        res = xor.train(seeds, xor.Config(arch=arch))
+        m = xor.sweep_metrics(res, 10000)
+        committed = rec["metrics"]["networks"][arch]["converged_epoch_per_seed"][:20]
+        assert m["converged_epoch_per_seed"] == committed
+    assert rec["headline"]["value"] == rec["metrics"]["networks"]["2-1-skip"]["median_epochs"]
+    assert rec["headline"]["paper_value"] == 558
+    assert rec["reproduces"] == rec["metrics"]["paper_comparison"]["verdict"]
+
+
+# ---------------------------------------------------------------------------------------
+# Command line and files
+# ---------------------------------------------------------------------------------------
+
+
+def test_sweep_runs_seed_to_seed_plus_n_minus_one(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    assert xor.main(["--sweep", "3", "--seed", "7", "--max-epochs", "400", "--json", str(out)]) == 0
     rec = json.loads(out.read_text())
-    for key in (
-        "stub",
-        "paper",
-        "seed",
-        "n_seeds",
-        "config",
-        "headline",
-        "metrics",
-        "reproduces",
-        "wall_time_s",
-        "env",
-    ):
-        assert key in rec
-    for key in ("name", "claim", "value", "unit", "paper_value", "better"):
-        assert key in rec["headline"]
-    assert rec["stub"] == "xor" and rec["n_seeds"] == 8 and rec["config"]["smoke"]
-    for key in (
-        "n_runs",
-        "n_converged",
-        "median_epochs",
-        "mean_epochs",
-        "max_epochs_seen",
-        "n_perturbed_runs",
-    ):
-        assert key in rec["metrics"]
-    assert rec["reproduces"] in ("yes", "partial", "no")
-    assert list(out.parent.iterdir()) == [out]  # no temporary file left behind
+    assert rec["config"]["seeds"] == [7, 9] and rec["n_seeds"] == 3
+    singles = [xor.train([s], xor.Config(max_epochs=400)).converged_epoch[0] for s in (7, 8, 9)]
+    got = rec["metrics"]["networks"]["2-2-1"]["converged_epoch_per_seed"]
+    assert got == [int(e) if e >= 0 else None for e in singles]
 
 
-def test_single_run_record_fields(tmp_path):
-    out = tmp_path / "one.json"
-    proc = run_cli("--arch", "2-1-skip", "--seed", "2", "--json", str(out), "--quiet")
-    assert proc.returncode == 0, proc.stderr
-    m = json.loads(out.read_text())["metrics"]
-    assert isinstance(m["converged_epoch"], int)
-    assert len(m["final_outputs"]) == 4
+def exit_code_of(fn, argv) -> int:
+    try:
+        return fn(argv)
+    except SystemExit as exc:
+        return exc.code
 
 
 @pytest.mark.parametrize(
     "args",
     [
         ["--sweep", "0"],
+        ["--seed", "-1"],
+        ["--seed", str(2**32)],
         ["--lr", "-0.5"],
-        ["--arch", "3-3-1"],
-        ["--max-epochs", "-5"],
         ["--lr", "nan"],
+        ["--momentum", "1"],
+        ["--arch", "3-3-1"],
+        ["--max-epochs", "0"],
+        ["--seed", str(2**32 - 1), "--sweep", "2"],
+        ["--sweep", "100000", "--max-epochs", "100000"],
     ],
 )
-def test_bad_input_is_one_clean_line(tmp_path, args):
+def test_bad_input_is_one_clean_line(tmp_path, capsys, args):
     out = tmp_path / "never.json"
-    proc = run_cli(*args, "--json", str(out))
-    assert proc.returncode == 2
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("xor.py: error:"), proc.stderr
-    assert "Traceback" not in proc.stderr
-    assert not out.exists()
+    assert exit_code_of(xor.main, [*args, "--json", str(out)]) == 2
+    cap = capsys.readouterr()
+    lines = cap.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("xor.py: error:"), cap.err
+    assert cap.out == "" and not out.exists()
 
 
-def test_unwritable_json_path_fails_before_training(tmp_path):
+def test_bad_input_end_to_end_has_no_traceback(tmp_path):
+    proc = run_cli("--seed", "-3", "--json", str(tmp_path / "r.json"))
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.splitlines() == [
+        "xor.py: error: argument --seed: '-3' is outside [0, 4294967295]"
+    ]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unwritable_json_path_fails_before_training(tmp_path, capsys):
     blocker = tmp_path / "a_file"
     blocker.write_text("x")
     for bad in (blocker / "sub" / "r.json", tmp_path):
-        proc = run_cli("--sweep", "100", "--json", str(bad))
-        assert proc.returncode == 2
-        lines = proc.stderr.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith("xor.py: error:"), proc.stderr
-        assert proc.stdout == ""  # nothing printed: rejected before the run started
+        assert exit_code_of(xor.main, ["--sweep", "100", "--json", str(bad)]) == 2
+        cap = capsys.readouterr()
+        lines = cap.err.strip().splitlines()
+        assert len(lines) == 1 and str(bad) in lines[0], cap.err
+        assert cap.out == ""  # nothing printed: rejected before the run started
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]
 
 
+def test_divergence_exits_3_and_writes_no_record(tmp_path, monkeypatch, capsys):
+    def diverging(*a, **k):
+        raise xor.Diverged(17, "error E")
+
+    monkeypatch.setattr(xor, "train", diverging)
+    out = tmp_path / "r.json"
+    assert xor.main(["--json", str(out)]) == 3
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["xor.py: diverged at epoch 17 (error E is not finite); lower --lr"]
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_write_atomic_failure_leaves_target_and_no_temp(tmp_path):
+    target = tmp_path / "r.json"
+    target.write_text("old")
+
+    def broken(fh):
+        fh.write(b"partial")
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(xor.WriteFailed, match="cannot write"):
+        xor.write_atomic(target, broken)
+    assert target.read_text() == "old" and sorted(os.listdir(tmp_path)) == ["r.json"]
+    xor.write_atomic(target, "new")
+    assert target.read_text() == "new" and sorted(os.listdir(tmp_path)) == ["r.json"]
+
+
+def test_record_json_refuses_non_finite():
+    with pytest.raises(ValueError, match="x.y"):
+        xor.record_json({"x": {"y": float("nan")}})
+    assert json.loads(xor.record_json({"a": [1.5, None]})) == {"a": [1.5, None]}
+
+
+def test_sigterm_mid_run_exits_143_and_leaves_nothing(tmp_path):
+    out = tmp_path / "r.json"
+    proc = subprocess.Popen(
+        [sys.executable, str(SCRIPT), "--sweep", "20000", "--json", str(out), "--quiet"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(0.8)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143
+    assert err.strip().splitlines() == ["xor.py: terminated"]
+    assert list(tmp_path.iterdir()) == []
+
+
 # ---------------------------------------------------------------------------------------
-# Committed records and README
+# Figures, GIF, README
 # ---------------------------------------------------------------------------------------
 
 
-def test_readme_blocks_match_committed_records():
+def test_gif_delays_are_readable_milliseconds():
+    im = Image.open(HERE / "xor.gif")
+    delays = []
+    for i in range(im.n_frames):
+        im.seek(i)
+        delays.append(im.info["duration"])
+    assert len(delays) > 1
+    assert min(delays) >= 50 and delays[-1] >= delays[0]
+    assert (HERE / "xor.gif").stat().st_size < 2_000_000
+
+
+def test_frame_epochs_dense_early_and_include_events():
+    ts = xor_gif_frames(1000, 11, [303])
+    assert ts[0] == 0 and ts[-1] == 1000 and 303 in ts
+    assert ts == sorted(set(ts))
+    assert ts[1] - ts[0] < ts[-1] - ts[-2]
+
+
+def xor_gif_frames(n, k, events):
+    import make_xor_gif
+
+    return make_xor_gif.frame_epochs(n, k, events)
+
+
+def test_readme_blocks_match_committed_records_and_are_idempotent():
     readme = (HERE / "README.md").read_text(encoding="utf-8")
-    assert visualize_xor.render_readme(readme, HERE / "results") == readme
+    once = visualize_xor.render_readme(readme, RESULTS)
+    assert once == readme
+    assert visualize_xor.render_readme(once, RESULTS) == once
+    for marker in ("glance", "data-movement"):
+        assert f"<!-- {marker}:start -->" in readme and f"<!-- {marker}:end -->" in readme
+    assert "issue" not in readme.lower()
 
 
-def test_committed_headline_matches_defaults():
-    rec = json.loads((HERE / "results" / "headline.json").read_text())
-    cfg = dataclasses.asdict(xor.Config())
-    assert {k: rec["config"][k] for k in cfg} == cfg
-    assert rec["n_seeds"] == 100 and rec["seed"] == 0 and not rec["config"]["smoke"]
-    assert rec["headline"]["value"] == rec["metrics"]["n_converged"]
+def test_readme_flag_writes_only_the_given_readme(tmp_path):
+    copy = tmp_path / "README.md"
+    text = (HERE / "README.md").read_text(encoding="utf-8")
+    stale = text.replace("<!-- results:paper:start -->\n", "<!-- results:paper:start -->\nX\n", 1)
+    copy.write_text(stale, encoding="utf-8")
+    assert visualize_xor.main(["--readme", "--readme-path", str(copy)]) == 0
+    assert copy.read_text(encoding="utf-8") == text
+    assert sorted(os.listdir(tmp_path)) == ["README.md"]
+
+
+def test_every_record_has_its_command_in_the_readme():
+    readme = (HERE / "README.md").read_text(encoding="utf-8")
+    committed = {p.stem for p in RESULTS.glob("*.json")} - {"data_movement"}  # the tracer's
+    listed = set(visualize_xor.RECORD_ORDER) | {Path(n).stem for n in xor.GOLDEN_RUNS}
+    assert committed == listed
+    for stem in visualize_xor.RECORD_ORDER:
+        rec = json.loads((RESULTS / f"{stem}.json").read_text())
+        assert f"{rec['command']} --json xor/results/{stem}.json" in readme
