@@ -95,3 +95,13 @@ def test_more_bad_input_exit_2(args):
         timeout=60,
     )
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_pair_stats_ratio_of_means():
+    per = {
+        "vq24": {"total_bits": [30.0, 50.0], "train_total_bits": [20.0, 22.0]},
+        "factorial4x6": {"total_bits": [10.0, 30.0], "train_total_bits": [9.0, 11.0]},
+    }
+    out = b.pair_stats(per)
+    assert out["ratio_vq24_over_factorial"] == pytest.approx(40.0 / 20.0)
+    assert out["vq24"]["mean_train_total_bits"] == pytest.approx(21.0)

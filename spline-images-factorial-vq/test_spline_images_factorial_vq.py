@@ -51,8 +51,8 @@ def small_cfg(**kw):
 @pytest.mark.parametrize("learn_prior", [True, False])
 def test_fd_factorial_free_energy(learn_prior):
     rng = np.random.default_rng(1)
-    X = rng.random((7, 96))
-    p = s.init_svq(rng, 96, 3, 4, 5, X)
+    X = rng.random((7, 32))
+    p = s.init_svq(rng, 32, 3, 4, 5, X)
     p["prior_logits"] = rng.normal(size=(3, 4))
     err = fd_max_rel_error(lambda pp: s.svq_free_energy(pp, X, X, 0.7, 0.3, 0.2, learn_prior), p)
     assert err < 1e-6
@@ -60,8 +60,8 @@ def test_fd_factorial_free_energy(learn_prior):
 
 def test_fd_meanfield_objective_of_v1():
     rng = np.random.default_rng(8)
-    X = rng.random((5, 96))
-    p = s.init_svq(rng, 96, 4, 3, 4, X)
+    X = rng.random((5, 32))
+    p = s.init_svq(rng, 32, 4, 3, 4, X)
     p["prior_logits"] = rng.normal(size=(4, 3))
     err = fd_max_rel_error(
         lambda pp: s.svq_free_energy(pp, X, X, 1.0, 0.25, 0.2, True, exact=False), p
@@ -277,9 +277,9 @@ def test_readme_in_sync_with_records():
 
 def test_fd_learned_sigma_and_linear_recognition_model():
     rng = np.random.default_rng(11)
-    X = rng.random((6, 96))
-    p = s.init_svq(rng, 96, 3, 4, 0, X)  # n_hidden 0: one linear layer to the softmaxes
-    assert "W1" not in p and p["W2"].shape == (96, 12)
+    X = rng.random((6, 24))  # 24 pixels keep the finite differences quick
+    p = s.init_svq(rng, 24, 3, 4, 0, X)  # n_hidden 0: one linear layer to the softmaxes
+    assert "W1" not in p and p["W2"].shape == (24, 12)
     p["prior_logits"] = rng.normal(size=(3, 4))
     p["log_sigma_x"] = np.array([math.log(0.3)])
     err = fd_max_rel_error(lambda pp: s.svq_free_energy(pp, X, X, 0.8, 99.0, 0.2), p)
