@@ -449,7 +449,10 @@ class Problem:
 
     @property
     def nav_title(self) -> str:
-        return self.title or self.slug
+        """The title up to its first colon ('The 4-2-4 encoder: a Boltzmann machine ...' ->
+        'The 4-2-4 encoder'), or the folder name when the README has no title."""
+        head = self.title.split(": ", 1)[0].strip()
+        return head if len(head) >= 4 else (self.title or self.slug)
 
 
 def decade_label(year: int | None) -> str:
@@ -633,7 +636,7 @@ def card_markdown(
     page = problem.page
     lines = []
     gif = f"{problem.slug}/{problem.mod}.gif"
-    title = _md_escape(problem.nav_title)
+    title = _md_escape(problem.title or problem.slug)
     year = f" · {problem.year}" if problem.year else ""
     if record is not None:
         cite = re.match(r"^(.*?\((?:1[89]|20)\d\d[a-z]?\))", str(record.get("paper", "")))

@@ -222,6 +222,10 @@ def test_nav_has_human_titles_eras_and_extra_pages():
         {"Contributing": "C.md"},
     ]
     assert build_site.build_nav([]) == [{"Home": "README.md"}]
+    long = build_site.Problem("enc", 1985, "The 4-2-4 encoder: a Boltzmann machine")
+    assert long.nav_title == "The 4-2-4 encoder"  # the navigation takes the part before ':'
+    assert build_site.Problem("x", None, "A: b").nav_title == "A: b"
+    assert build_site.Problem("x", None).nav_title == "x"
 
 
 def test_repo_url_comes_from_mkdocs_yml(tmp_path):
