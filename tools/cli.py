@@ -227,8 +227,13 @@ def _raise_terminated(signum, frame):
 
 
 def run_main(main: Callable[[], int], prog: str) -> int:
-    """Call ``main()`` with SIGTERM turned into Terminated; map interrupts to exit codes."""
+    """Call ``main()`` with SIGTERM turned into Terminated; map interrupts to exit codes.
+
+    SIGINT raises KeyboardInterrupt even when the script was started with SIGINT ignored
+    (as a shell does for background jobs), so Ctrl-C and ``kill -INT`` always work.
+    """
     signal.signal(signal.SIGTERM, _raise_terminated)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         return main()
     except KeyboardInterrupt:

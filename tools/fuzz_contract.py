@@ -379,6 +379,7 @@ def run_case(case: Case, tc, base: Path, data_src: Path | None) -> Result:
     before = set(tc.listing(tmp))
 
     def limit():
+        signal.signal(signal.SIGINT, signal.SIG_DFL)  # as from a terminal, even under nohup
         if case.fsize is not None:
             resource.setrlimit(resource.RLIMIT_FSIZE, (case.fsize, case.fsize))
 
@@ -391,7 +392,7 @@ def run_case(case: Case, tc, base: Path, data_src: Path | None) -> Result:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,  # a pipe: RLIMIT_FSIZE does not apply to it
         start_new_session=True,
-        preexec_fn=limit if case.fsize is not None else None,
+        preexec_fn=limit,
     )
     chunks: list[bytes] = []
     reader = threading.Thread(target=lambda: chunks.append(proc.stderr.read()), daemon=True)

@@ -538,6 +538,8 @@ def run_child(
     """
 
     def limit():  # runs in the child between fork and exec
+        # a shell's background job inherits SIGINT ignored; a terminal's Ctrl-C does not
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
         if fsize is not None:
             resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
 
@@ -551,7 +553,7 @@ def run_child(
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
-        preexec_fn=limit if fsize is not None else None,
+        preexec_fn=limit,
     )
     hung = False
     try:
