@@ -28,6 +28,7 @@ import argparse
 import copy
 import importlib
 import inspect
+import itertools
 import json
 import math
 import os
@@ -831,7 +832,7 @@ def measure_spline(smoke: bool) -> dict:
 
 FF_FIT_WIDTHS = (16, 32, 64, 128)
 FF_FIT_BATCHES = (4, 8)  # positive rows per update (FF also sees as many negatives)
-FF_VALIDATE = (192, 8)  # a larger width the fit does not see
+FF_VALIDATE = ((192, 8), (128, 16))  # a larger width, and a larger batch, the fit never sees
 FF_TARGET_WIDTH = 2000
 
 
@@ -852,26 +853,64 @@ def ff_matmuls(rule: str, widths: list[int], n: int) -> list[tuple[int, int, int
     return out
 
 
-def ff_features(rule: str, widths: list[int], n: int) -> np.ndarray:
-    """Regressors of the scaling law: for every matmul (M, K, N), MNK sqrt(KN) (the
-    B operand's reuse distance), MNK sqrt(K) (the A row's), MNK; plus P sqrt(P) for the
-    P parameters of the optimiser step and the elementwise work n W sqrt(n W)."""
+def ff_features(rule: str, widths: list[int], n: int, kind: str = "cost") -> np.ndarray:
+    """Regressors of the scaling law for one update of ``rule`` at ``widths``, ``n`` rows.
+
+    kind "count" (reads, FLOPs): sum MNK, sum MN over the update's matmuls (M, K, N),
+    the parameter count P and the activation count E; counts are exact linear
+    combinations of these. kind "cost": sum MNK sqrt(KN + K + N) (each B element is
+    re-read after the whole of B, one A row and one row of partial sums), sum MNK
+    sqrt(2K) (each A element after one A row and one B column), sum MNK (reads near the
+    top: partial sums), P sqrt(P + D + E) and E sqrt(P + D + E) (first touches of
+    parameters and elementwise work on activations, at the depth of the live set; D
+    the data values).
+    """
     mm = ff_matmuls(rule, widths, n)
-    f1 = sum(M * K * N * math.sqrt(K * N) for M, K, N in mm)
-    f2 = sum(M * K * N * math.sqrt(K) for M, K, N in mm)
-    f3 = sum(M * K * N for M, K, N in mm)
     dims = widths if rule == "FF" else [*widths, 10]
+    rows = 2 * n if rule == "FF" else n
     P = sum(a * c + c for a, c in zip(dims[:-1], dims[1:], strict=True))
-    E = sum(n * c for c in dims[1:])
-    return np.array([f1, f2, f3, P * math.sqrt(P), E * math.sqrt(E)], dtype=np.float64)
+    E = rows * sum(dims[1:])
+    D = rows * widths[0]
+    mnk = sum(M * K * N for M, K, N in mm)
+    if kind == "count":
+        return np.array([mnk, sum(M * N for M, K, N in mm), P, E], dtype=np.float64)
+    live = math.sqrt(P + D + E)
+    return np.array(
+        [
+            sum(M * K * N * math.sqrt(K * N + K + N) for M, K, N in mm),
+            sum(M * K * N * math.sqrt(2 * K) for M, K, N in mm),
+            mnk,
+            P * live,
+            E * live,
+        ],
+        dtype=np.float64,
+    )
+
+
+def nonnegative_lstsq(A: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """min ||A c - b|| subject to c >= 0, exactly, by trying every subset of columns
+    (a handful of regressors); returns c."""
+    best = None
+    k = A.shape[1]
+    for size in range(1, k + 1):
+        for sub in itertools.combinations(range(k), size):
+            c, *_ = np.linalg.lstsq(A[:, sub], b, rcond=None)
+            if (c < 0).any():
+                continue
+            res = float(np.sum((A[:, sub] @ c - b) ** 2))
+            if best is None or res < best[0]:
+                full = np.zeros(k)
+                full[list(sub)] = c
+                best = (res, full)
+    return best[1] if best is not None else np.zeros(k)
 
 
 def fit_scaling(rows: list[dict], rule: str, key: str) -> np.ndarray:
-    """Least squares on relative error: cost ~ sum_i c_i feature_i."""
-    X = np.array([ff_features(rule, r["widths"], r["n"]) for r in rows])
+    """Non-negative least squares on relative error: value ~ sum_i c_i feature_i."""
+    kind = "count" if key in ("reads", "flops") else "cost"
+    X = np.array([ff_features(rule, r["widths"], r["n"], kind) for r in rows])
     y = np.array([r[key] for r in rows], dtype=np.float64)
-    coef, *_ = np.linalg.lstsq(X / y[:, None], np.ones(len(y)), rcond=None)
-    return coef
+    return nonnegative_lstsq(X / y[:, None], np.ones(len(y)))
 
 
 def measure_ff(smoke: bool) -> dict:
@@ -881,7 +920,7 @@ def measure_ff(smoke: bool) -> dict:
     cfg = full["config"]
     widths_fit = FF_FIT_WIDTHS[:2] if smoke else FF_FIT_WIDTHS
     batches = FF_FIT_BATCHES[:1] if smoke else FF_FIT_BATCHES
-    val_w, val_n = (48, 4) if smoke else FF_VALIDATE
+    validate = ((48, 4),) if smoke else FF_VALIDATE
     try:
         data = ff.load_mnist()
         images = data["train_images"] if "train_images" in data else next(iter(data.values()))
@@ -953,7 +992,7 @@ def measure_ff(smoke: bool) -> dict:
         return (p2, m2, X)
 
     rows = {"FF": [], "backprop": []}
-    grid = [(W, n) for n in batches for W in widths_fit] + [(val_w, val_n)]
+    grid = [(W, n) for n in batches for W in widths_fit] + list(validate)
     for W, n in grid:
         for rule, mk, st in (("FF", make_ff, step_ff), ("backprop", make_bp, step_bp)):
             what = (
@@ -976,29 +1015,37 @@ def measure_ff(smoke: bool) -> dict:
             )
             m["rule"], m["width"], m["n"] = rule, W, n
             m["widths"] = [784, W, W, W, W]
-            m["validation"] = (W, n) == (val_w, val_n)
+            m["validation"] = (W, n) in validate
             rows[rule].append(m)
     sweep = []
     law = {}
     for rule in ("FF", "backprop"):
         fit_rows = [r for r in rows[rule] if not r["validation"]]
-        val = next(r for r in rows[rule] if r["validation"])
+        vals = [r for r in rows[rule] if r["validation"]]
         law[rule] = {}
         for key in ("cost_B1", "cost_Bdtype", "flops", "reads"):
+            kind = "count" if key in ("reads", "flops") else "cost"
             coef = fit_scaling(fit_rows, rule, key)
-            pred_val = float(ff_features(rule, val["widths"], val["n"]) @ coef)
             n_full = cfg["batch_size"]
             target = [784] + [FF_TARGET_WIDTH] * 4
-            pred_full = float(ff_features(rule, target, n_full) @ coef)
+            pred_full = float(ff_features(rule, target, n_full, kind) @ coef)
+            checks = []
+            for val in vals:
+                pred_val = float(ff_features(rule, val["widths"], val["n"], kind) @ coef)
+                checks.append(
+                    {
+                        "width": val["width"],
+                        "n": val["n"],
+                        "measured": val[key],
+                        "predicted": pred_val,
+                        "relative_error": pred_val / val[key] - 1.0,
+                    }
+                )
             law[rule][key] = {
                 "coefficients": [float(c) for c in coef],
-                "validation": {
-                    "width": val["width"],
-                    "n": val["n"],
-                    "measured": val[key],
-                    "predicted": pred_val,
-                    "relative_error": pred_val / val[key] - 1.0,
-                },
+                "validation": checks,
+                "max_abs_validation_error": max(abs(c["relative_error"]) for c in checks),
+                "within_5_percent": all(abs(c["relative_error"]) <= 0.05 for c in checks),
                 "extrapolated": {"width": FF_TARGET_WIDTH, "n": n_full, "value": pred_full},
             }
         for r in rows[rule]:
@@ -1007,9 +1054,10 @@ def measure_ff(smoke: bool) -> dict:
                                              "validation")})  # fmt: skip
     out["sweep"] = sweep
     out["scaling_law"] = {
-        "form": "cost = c1 sum MNK sqrt(KN) + c2 sum MNK sqrt(K) + c3 sum MNK + c4 P sqrt(P) "
-        "+ c5 E sqrt(E) over the update's matmuls (M, K, N), P parameters, E = n x (sum of "
-        "layer widths) activations; least squares on relative error",
+        "form": "cost = c1 sum MNK sqrt(KN+K+N) + c2 sum MNK sqrt(2K) + c3 sum MNK + "
+        "c4 P sqrt(P+D+E) + c5 E sqrt(P+D+E) over the update's matmuls (M, K, N), P "
+        "parameters, E activations, D data values; reads and FLOPs = c1 sum MNK + c2 sum "
+        "MN + c3 P + c4 E; non-negative least squares on relative error (ff_features)",
         "fit_widths": list(widths_fit),
         "fit_batches": list(batches),
         "laws": law,
