@@ -208,6 +208,8 @@ SITE_CSS = """/* written by tools/build_site.py */
 .md-typeset .glance > :first-child { margin-top: .5em; }
 .md-typeset .glance > :last-child { margin-bottom: .5em; }
 .md-typeset .glance table:not([class]) { font-size: .68rem; }
+.md-typeset .glance ul { margin-left: .2em; }
+.md-typeset .glance li { margin-bottom: .15em; }
 /* Home page cards. */
 .md-typeset .catalog.grid.cards > ul > li { display: flex; flex-direction: column; }
 .md-typeset .catalog img.card-thumb {
@@ -224,6 +226,11 @@ SITE_CSS = """/* written by tools/build_site.py */
 .md-typeset .verdict-no { background: #f9d7d7; color: #7f1d1d; }
 /* The learning-rule function shown on a problem page. */
 .md-typeset .learning-rule > p:first-child { margin-bottom: .3em; }
+/* MathJax's hidden copy of each formula for screen readers is visually hidden the usual
+   way (1 px), so it never widens the page. */
+.md-typeset mjx-container mjx-assistive-mml {
+  width: 1px !important; height: 1px !important; max-width: 1px !important;
+}
 /* Figures never wider than the column. */
 .md-typeset img { max-width: 100%; height: auto; }
 """
@@ -268,6 +275,7 @@ _CODE_MARKER_RE = re.compile(
 )
 _H1_RE = re.compile(r"^# +(?P<title>\S.*?)\s*#*\s*$", re.M)
 _LABEL_LEAD_RE = re.compile(r"^\*\*[^*\n]{1,30}[.:]\*\*")
+_GLANCE_VERDICT_RE = re.compile(r"(\*\*Verdict:?\*\*:?[ \t]*)\*\*(yes|partial|no)\*\*")
 _REPO_URL_RE = re.compile(r"^repo_url:[ \t]*['\"]?(?P<url>[^\s'\"#]+)", re.M)
 
 
@@ -748,13 +756,18 @@ def code_snippets(root: Path, src: str, text: str, repo_url: str) -> str:
 
 
 def wrap_glance(text: str) -> str:
-    """Wrap the generated glance block (between its markers) in a ``.glance`` box."""
+    """Wrap the generated glance block (between its markers) in a ``.glance`` box; its bold
+    verdict (``**Verdict:** **yes**``) becomes a coloured label."""
     i, j = text.find(GLANCE_START), text.find(GLANCE_END)
     if i < 0 or j < i:
         return text
     inner = text[i + len(GLANCE_START) : j].strip("\n")
     if not inner.strip():
         return text
+    inner = _GLANCE_VERDICT_RE.sub(
+        lambda m: f'{m.group(1)}<span class="verdict verdict-{m.group(2)}">{m.group(2)}</span>',
+        inner,
+    )
     box = f'<div class="glance" markdown>\n\n{inner}\n\n</div>'
     return text[: i + len(GLANCE_START)] + "\n\n" + box + "\n\n" + text[j:]
 

@@ -110,14 +110,19 @@ JS_REPORT = r"""async (opts) => {
        || header.getBoundingClientRect().height < 20)
       ? "Material stylesheet not applied (header is not a sticky bar)" : "";
 
-  // The page scrolls sideways? Name the widest element.
+  // The page scrolls sideways? Name the widest element that no scrolling box clips.
   const doc = document.documentElement;
   out.overflow = null;
   if (doc.scrollWidth > doc.clientWidth + 1) {
     let worst = null, right = 0;
+    const clipped = (el) => {
+      for (let a = el.parentElement; a && a !== document.body; a = a.parentElement)
+        if (getComputedStyle(a).overflowX !== "visible") return true;
+      return false;
+    };
     for (const el of document.body.querySelectorAll("*")) {
       const r = el.getBoundingClientRect();
-      if (r.width > 0 && r.right > right) { right = r.right; worst = el; }
+      if (r.width > 0 && r.right > right && !clipped(el)) { right = r.right; worst = el; }
     }
     const name = worst ? worst.tagName.toLowerCase()
       + (worst.className && typeof worst.className === "string"

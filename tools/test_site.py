@@ -384,6 +384,10 @@ def test_glance_block_is_boxed_and_front_matter_is_yaml():
     out = build_site.wrap_glance(text)
     assert '<!-- glance:start -->\n\n<div class="glance" markdown>\n\n**Result**\n\n- a\n\n' in out
     assert out.endswith("</div>\n\n<!-- glance:end -->\n\nRest\n")
+    verdict = "<!-- glance:start -->\n- **Verdict:** **partial**\n<!-- glance:end -->"
+    assert '- **Verdict:** <span class="verdict verdict-partial">partial</span>' in (
+        build_site.wrap_glance(verdict)
+    )
     assert build_site.wrap_glance("no block") == "no block"
     empty = "<!-- glance:start -->\n<!-- glance:end -->"
     assert build_site.wrap_glance(empty) == empty
