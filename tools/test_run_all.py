@@ -465,6 +465,22 @@ def test_golden_rewrites_the_declared_records(tmp_path):
     assert not (root / "RESULTS.md").exists()
 
 
+def test_golden_fails_without_golden_runs_or_on_a_failing_run(tmp_path):
+    root = make_catalog(tmp_path / "cat", toy_a="ok")
+    done = run(root, "--golden")
+    assert done.returncode == 1 and "no GOLDEN_RUNS" in done.stdout
+    make_problem(
+        root,
+        "toy-b",
+        smoke_mode="crash",
+        extra='GOLDEN_RUNS = {"s.json": ["toy_b.py", "--smoke"]}\n',
+    )
+    done = run(root, "--golden", "--only", "toy-b")
+    assert done.returncode == 1
+    assert "toy-b/results/s.json: FAILED — exit 1: toy: error: it broke" in done.stdout
+    assert not (root / "toy-b" / "results" / "s.json").exists()
+
+
 def test_a_child_killed_by_a_signal_fails(tmp_path):
     root = make_catalog(tmp_path / "cat", toy_a="killself")
     done = run(root)
