@@ -96,6 +96,17 @@ def problem_block(rec: dict) -> str:
                 f"{fmt(u.get('median'))} | {fmt(cb.get('median'))} | {rng} |"
             )
         lines.append("")
+        for c in crits:
+            fb = c.get("cost_B1_failed_at_budget")
+            if fb:
+                lines.append(
+                    f"- {c['method']}: counting the {c['n_runs'] - c['n_reached']} runs that "
+                    f"missed the criterion at their whole budget ({fmt(c['budget_updates'])} "
+                    f"updates), the median over all {c['n_runs']} runs is "
+                    f"{fmt(fb['median'])} and the mean {fmt(fb['mean'])} (lower bounds)."
+                )
+        if any(c.get("cost_B1_failed_at_budget") for c in crits):
+            lines.append("")
     if "scaling_law" in rec:
         lines += scaling_lines(rec, relative="")
         lines.append("")
