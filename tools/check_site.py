@@ -137,10 +137,10 @@ JS_REPORT = r"""async (opts) => {
   out.rawTables = [];
   for (const p of article.querySelectorAll("p, li")) {
     if (p.closest("pre, code, table")) continue;
-    const lines = p.innerText.split("\n");
+    const lines = p.textContent.split("\n");  // the source's lines (innerText joins them)
     const rows = lines.filter((l) => rowLine.test(l)).length;
     if (lines.some((l) => delim.test(l)) || rows >= 2)
-      out.rawTables.push(p.innerText.replace(/\s+/g, " ").slice(0, 70));
+      out.rawTables.push(p.textContent.replace(/\s+/g, " ").trim().slice(0, 70));
   }
 
   // Number and verdict columns inside the visible area.

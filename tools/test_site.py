@@ -808,3 +808,106 @@ def test_mkdocs_strict_build_of_a_toy_repo_and_a_broken_link_fails_it(tmp_path):
     proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True)
     assert proc.returncode != 0
     assert "viz/lost.png" in proc.stdout + proc.stderr
+
+
+# --- the browser checks on hand-made pages (needs Chromium; skipped without it) -------------
+
+DEFECTS_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<link rel="icon" href="data:,"><style>
+header.md-header { position: sticky; top: 0; height: 40px; }
+.md-typeset__scrollwrap { overflow-x: auto; }
+body { margin: 0; }
+</style></head><body>
+<header class="md-header">site</header><nav class="md-nav--primary"></nav>
+<article class="md-typeset">
+<div class="glance">result</div>
+<p>| run | ours |
+|---|---|</p>
+<div class="md-typeset__scrollwrap"><table><thead><tr><th>run</th><th>ours</th>
+<th>verdict</th></tr></thead><tbody>
+<tr><td><div style="width:1500px">a very wide first column</div></td><td>1.5</td><td>yes</td></tr>
+<tr><td>b</td><td>2.5</td><td>no</td></tr></tbody></table></div>
+<p><img src="fig.png" style="width:100px" alt="fig"> <img class="card-thumb" src="fig.png"
+ style="width:50px" alt="thumb"></p>
+<p>Raw maths $x_1 + y^2$ left as text.</p>
+<div style="width:2000px">too wide for the window</div>
+<a href="#nowhere">x</a>
+</article></body></html>"""
+
+GOOD_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<link rel="icon" href="data:,"><style>
+header.md-header { position: sticky; top: 0; height: 40px; } body { margin: 0; }
+img { max-width: 100%; }
+</style></head><body>
+<header class="md-header"><a class="md-source" href="https://github.com/o/r/">repo</a></header>
+<nav class="md-nav--primary"></nav>
+<article class="md-typeset"><a class="md-content__button" rel="edit"
+ href="https://github.com/o/r/edit/main/xor/README.md">edit</a>
+<div class="glance">result</div>
+<table><thead><tr><th>run</th><th>ours</th><th>verdict</th></tr></thead>
+<tbody><tr><td>a</td><td>1.5</td><td>yes</td></tr></tbody></table>
+<p><img src="fig.png" alt="fig"></p>
+<a href="https://github.com/o/r/blob/main/xor/xor.py#L1-L5">code</a>
+<div class="learning-rule"><pre>def f(): pass</pre></div>
+</article></body></html>"""
+
+
+@pytest.mark.skipif(
+    not os.access("/usr/bin/chromium", os.X_OK) or importlib.util.find_spec("playwright") is None,
+    reason="needs Debian's Chromium and playwright",
+)
+def test_browser_report_catches_each_defect_and_passes_a_good_page(tmp_path):
+    import asyncio
+
+    from playwright.async_api import async_playwright
+
+    Image.new("RGB", (400, 100), (200, 200, 200)).save(tmp_path / "fig.png")
+    (tmp_path / "bad.html").write_text(DEFECTS_PAGE)
+    (tmp_path / "good.html").write_text(GOOD_PAGE)
+    server, errors = check_site.serve(tmp_path)
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+
+    async def reports():
+        out = {}
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(
+                executable_path="/usr/bin/chromium", args=check_site.CHROMIUM_FLAGS
+            )
+            for name, (w, h) in (
+                ("bad", (1366, 768)),
+                ("good", (1366, 768)),
+                ("phone", (390, 844)),
+            ):
+                page = await browser.new_page(viewport={"width": w, "height": h})
+                url = f"{base}/{'bad' if name == 'bad' else 'good'}.html"
+                out[name] = await check_site._load(page, url, lambda u: u.startswith(base), [])
+                await page.close()
+            await browser.close()
+        return out
+
+    try:
+        got = asyncio.run(reports())
+    finally:
+        server.shutdown()
+        server.server_close()
+    fails, rep = got["bad"]
+    assert fails == []  # no console error, no uncaught exception
+    msgs = "\n".join(judge(rep, width="1366"))
+    for want in (
+        "table rendered as raw text",
+        "number column 'ours'",
+        "verdict column 'verdict'",
+        "page scrolls sideways: ",
+        "figure /fig.png shown at 100 of its 400 px (25.0% < 60%)",
+        "maths not rendered: '$x_1 + y^2$'",
+        "no link to the repository",
+        "no link to the page's source",
+        "no link to its code",
+        "no learning-rule code shown",
+    ):
+        assert want in msgs, want
+    assert "card-thumb" not in msgs and msgs.count("figure ") == 1  # thumbnails are exempt
+    assert "#nowhere" in " ".join(rep["links"]) and "nowhere" not in rep["ids"]
+    for name, width in (("good", "1366"), ("phone", "390")):
+        fails, rep = got[name]
+        assert fails == [] and judge(rep, width=width) == [], (name, judge(rep, width=width))
