@@ -1190,30 +1190,44 @@ def _raise_terminated(signum, frame):
     raise Terminated()
 
 
-def run_main(main_fn, prog: str, argv=None) -> int:
+def run_main(main_fn, prog: str, argv=None, final: bool = False) -> int:
     """Run ``main_fn(argv)`` under the folder's exit-code contract: 0 ok, 2 bad input,
     3 diverged, 74 cannot write output, 130 interrupted (SIGINT), 143 terminated
-    (SIGTERM); each failure is one line on stderr, never a traceback."""
+    (SIGTERM); each failure is one line on stderr, never a traceback.
+
+    With ``final`` (the script's own ``__main__``), SIGINT and SIGTERM stay blocked after
+    ``main_fn`` has finished, so a signal that arrives while the interpreter shuts down
+    cannot kill it half-way; otherwise the previous signal handlers are restored."""
+    old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     signal.signal(signal.SIGTERM, _raise_terminated)
     signal.signal(signal.SIGINT, signal.default_int_handler)
-
-    def say(msg: str, code: int) -> int:
+    msg = None
+    try:
+        code = main_fn(argv)
+    except KeyboardInterrupt:
+        code, msg = 130, "interrupted"
+    except Terminated:
+        code, msg = 143, "terminated"
+    except Diverged as exc:
+        code, msg = 3, f"{exc}; lower --step or --lr"
+    except WriteError as exc:
+        code, msg = 74, f"error: {exc}"
+    finally:
+        if final:
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        else:
+            for s, h in old.items():
+                signal.signal(s, h)
+    if msg is not None:
         try:
             print(f"{prog}: {msg}", file=sys.stderr, flush=True)
         except (OSError, ValueError):
             pass
-        return code
-
     try:
-        return main_fn(argv)
-    except KeyboardInterrupt:
-        return say("interrupted", 130)
-    except Terminated:
-        return say("terminated", 143)
-    except Diverged as exc:
-        return say(f"{exc}; lower --step or --lr", 3)
-    except WriteError as exc:
-        return say(f"error: {exc}", 74)
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        pass
+    return code
 
 
 def env_info() -> dict:
@@ -1594,4 +1608,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run_main(main, "encoder_4_2_4.py"))
+    sys.exit(run_main(main, "encoder_4_2_4.py", final=True))

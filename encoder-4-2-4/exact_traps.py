@@ -309,4 +309,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(E.run_main(main, "exact_traps.py"))
+    sys.exit(E.run_main(main, "exact_traps.py", final=True))

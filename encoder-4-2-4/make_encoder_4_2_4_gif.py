@@ -88,9 +88,10 @@ def build_parser() -> E.CleanParser:
     )
     p.add_argument(
         "--seed",
-        type=E.int_in(0, E.MAX_SEED - 8),
+        type=E.int_in(0, E.MAX_SEED),
         default=0,
-        help=f"first of the 8 candidate seeds S..S+7 (int, 0..{E.MAX_SEED - 8}; default 0)",
+        help=f"first of the 8 candidate seeds S..S+7 (int, 0..{E.MAX_SEED}, S+7 at most "
+        "that; default 0)",
     )
     p.add_argument(
         "--outdir", type=Path, default=HERE, help=f"folder for {GIF_NAME} (path; default here)"
@@ -108,6 +109,8 @@ def build_parser() -> E.CleanParser:
 def main(argv=None) -> int:
     p = build_parser()
     a = p.parse_args(argv)
+    if a.seed + 7 > E.MAX_SEED:
+        p.error(f"--seed {a.seed}: the runs use seeds S..S+7, at most {E.MAX_SEED}")
     outdir = E.check_dir_path(p, a.outdir, "--outdir")
     n_cycles = 10 if a.smoke else a.cycles
     cfg, res, hist = V.train_with_history(range(a.seed, a.seed + 8), cycles=n_cycles)
@@ -128,4 +131,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(E.run_main(main, "make_encoder_4_2_4_gif.py"))
+    sys.exit(E.run_main(main, "make_encoder_4_2_4_gif.py", final=True))

@@ -885,10 +885,10 @@ def build_parser() -> E.CleanParser:
     add = p.add_argument
     add(
         "--seed",
-        type=E.int_in(0, E.MAX_SEED - 8),
+        type=E.int_in(0, E.MAX_SEED),
         default=0,
-        help=f"first seed of the figure runs, which use seeds S..S+7 (int, 0..{E.MAX_SEED - 8};"
-        " default 0)",
+        help=f"first seed of the figure runs, which use seeds S..S+7 (int, 0..{E.MAX_SEED}, "
+        "S+7 at most that; default 0)",
     )
     add(
         "--cycles",
@@ -925,6 +925,8 @@ def build_parser() -> E.CleanParser:
 def main(argv=None) -> int:
     p = build_parser()
     a = p.parse_args(argv)
+    if a.seed + 7 > E.MAX_SEED:
+        p.error(f"--seed {a.seed}: the runs use seeds S..S+7, at most {E.MAX_SEED}")
     if not a.results.is_dir():
         p.error(f"--results {a.results}: no such folder")
     try:
@@ -955,4 +957,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(E.run_main(main, "visualize_encoder_4_2_4.py"))
+    sys.exit(E.run_main(main, "visualize_encoder_4_2_4.py", final=True))
