@@ -459,9 +459,8 @@ def block_single(results_dir: Path) -> str:
 
 def block_sweeps(results_dir: Path) -> str:
     rows = [
-        "| rule | network | converged | median | IQR | p90 | stuck: 4 / 2 / other at 0.5 "
-        "| time (s) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| rule | network | converged | median | IQR | p90 | stuck: 4 / 2 / other at 0.5 |",
+        "|---|---|---|---|---|---|---|",
     ]
     for stem, label in SWEEP_ROWS:
         rec = load_record(results_dir, stem)
@@ -471,7 +470,7 @@ def block_sweeps(results_dir: Path) -> str:
             rows.append(
                 f"| {label} | {arch} | {m['n_converged']}/{m['n_runs']} "
                 f"| {_num(m['median_epochs'])} | {_num(pc['p25'])}-{_num(pc['p75'])} "
-                f"| {_num(pc['p90'])} | {failure_kinds(m)} | {m['train_time_s']:.2f} |"
+                f"| {_num(pc['p90'])} | {failure_kinds(m)} |"
             )
     return "\n".join(rows)
 
