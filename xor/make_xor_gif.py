@@ -85,7 +85,7 @@ def render_frame(runs: dict, t: int, seed: int, n_total: int) -> np.ndarray:
         ce = int(res.converged_epoch[0])
         if 0 <= ce <= t:
             ax.axvline(ce, color=f"C{i}", ls="--", lw=1.2)
-    ax.set_xlim(0, n_total)
+    ax.set_xlim(0, n_total * 1.03)
     ax.set_ylim(lo * 0.8, hi * 1.25)
     ax.set_yscale("log")
     ax.set_xlabel("sweep")
