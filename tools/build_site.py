@@ -217,6 +217,9 @@ SITE_CSS = """/* written by tools/build_site.py */
   background: #fff; border-radius: .1rem;
 }
 .md-typeset .catalog.grid.cards > ul > li > p { margin: .35em 0; }
+.md-typeset .catalog .card-measure { font-size: .7rem; color: var(--md-default-fg-color--light); }
+.md-typeset .catalog.grid.cards > ul > li > p:has(> .card-measure) { margin: .6em 0 0; }
+.md-typeset .catalog.grid.cards > ul > li > p:has(> .card-measure) + p { margin-top: 0; }
 .md-typeset .catalog.grid.cards > ul > li > p:nth-child(2) { font-size: .85rem; }
 .md-typeset .verdict {
   font-weight: 700; padding: 0 .3em; border-radius: .2em; white-space: nowrap;
@@ -668,9 +671,11 @@ def card_markdown(
         theirs = fmt_value(h.get("paper_value"), h["unit"])
         lines += [
             "",
-            f"    {_md_escape(str(h['name']))}: **{_md_escape(ours)}** ours, "
-            f"**{_md_escape(theirs)}** paper · "
-            f'<span class="verdict verdict-{verdict}">{VERDICTS[verdict]}</span> · '
+            f'    <span class="card-measure">{_md_escape(str(h["name"]))}</span>',
+            "",
+            f"    **{_md_escape(ours)}** ours · {_md_escape(theirs)} paper",
+            "",
+            f'    <span class="verdict verdict-{verdict}">{VERDICTS[verdict]}</span> · '
             f"[record]({repo_url}/blob/{REF}/{record_rel})",
         ]
     return "\n".join(lines)

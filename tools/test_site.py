@@ -306,13 +306,14 @@ def test_card_shows_the_records_numbers_and_verdict():
     assert card.startswith("-   [![Animation: Toy net](toy-net/toy_net.gif){ .card-thumb")
     assert "**[Toy net](toy-net/README.md)** · Toy, Hinton & Other (1986)" in card
     assert "    Can it learn?" in card
-    assert "**97\u00a0of 100 seeds** ours" in card and "**99.5\u00a0of 100 seeds** paper" in card
+    assert '<span class="card-measure">seeds converged</span>' in card
+    assert "**97\u00a0of 100 seeds** ours · 99.5\u00a0of 100 seeds paper" in card
     assert '<span class="verdict verdict-partial">partly reproduces</span>' in card
     assert f"[record]({URL}/blob/main/{rel})" in card
     # A different record gives a different card: nothing is typed.
     other = build_site.card_markdown(p, rel, record(value=12, verdict="no"), URL)
     assert "**12\u00a0of 100 seeds** ours" in other and "does not reproduce" in other
-    assert "**—** paper" in other
+    assert "ours · — paper" in other
     # Without a summary the claim stands in; without a record the card says so.
     bare = build_site.Problem("toy-net", None, "Toy net")
     assert "A toy claims something." in build_site.card_markdown(bare, rel, record(), URL)
