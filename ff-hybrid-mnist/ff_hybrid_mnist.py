@@ -25,9 +25,11 @@ import hashlib
 import json
 import os
 import platform
+import signal
 import sys
 import tempfile
 import time
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +45,7 @@ DEFAULT_DATA_DIR = HERE / "data"
 PAPER = "Hinton (2022), The Forward-Forward Algorithm, arXiv:2212.13345"
 PAPER_TEST_ERROR_PCT = 1.37
 REFERENCE_V1_TEST_ERROR_PCT = 5.21
+FAST_GOAL_TEST_ERROR_PCT = 2.0
 
 MNIST_FILES = {
     "train_images": "train-images-idx3-ubyte",
@@ -106,31 +109,71 @@ def read_checksums(data_dir: Path) -> dict[str, str]:
     return sums
 
 
-def load_idx_file(data_dir: Path, name: str, sums: dict[str, str]) -> np.ndarray:
-    """Load `<name>.gz` (or uncompressed `<name>`) and verify its sha256.
+#: The shape each MNIST file must have; the uncompressed size follows from it.
+MNIST_SHAPES = {
+    "train-images-idx3-ubyte": (60000, 28, 28),
+    "train-labels-idx1-ubyte": (60000,),
+    "t10k-images-idx3-ubyte": (10000, 28, 28),
+    "t10k-labels-idx1-ubyte": (10000,),
+}
 
-    The checksum is of the uncompressed bytes, so it does not depend on the compressor.
+
+def idx_size(shape: tuple[int, ...]) -> int:
+    """Bytes of an uint8 IDX file of this shape: 4-byte magic, 4 bytes per dimension, data."""
+    return 4 + 4 * len(shape) + int(np.prod(shape, dtype=np.int64))
+
+
+def read_gzip_capped(path: Path, limit: int) -> bytes:
+    """Decompress a gzip file, refusing to expand it beyond `limit` bytes (gzip bomb).
 
     Raises:
-        DataError: file missing/unreadable, checksum mismatch, or bad IDX contents; the
-            message names the file and the expected checksum.
+        DataError: corrupt or truncated gzip stream, or more than `limit` bytes; the
+            message names the file.
+        OSError: the file cannot be opened or read.
+    """
+    try:
+        with gzip.open(path, "rb") as f:
+            raw = f.read(limit + 1)
+    except (EOFError, gzip.BadGzipFile, zlib.error) as e:
+        raise DataError(f"{path}: corrupt gzip stream ({e})") from None
+    if len(raw) > limit:
+        raise DataError(f"{path}: expands beyond the expected {limit} bytes; refusing to read it")
+    return raw
+
+
+def load_idx_file(data_dir: Path, name: str, sums: dict[str, str]) -> np.ndarray:
+    """Load `<name>.gz` (or uncompressed `<name>`), verify its sha256, shape and values.
+
+    The checksum is of the uncompressed bytes, so it does not depend on the compressor.
+    Decompression stops at the expected size (MNIST_SHAPES), so a gzip bomb is refused
+    without being expanded; label files must hold values 0-9.
+
+    Returns:
+        uint8 array of the file's MNIST shape.
+    Raises:
+        DataError: file missing/unreadable, corrupt gzip stream, too large, checksum
+            mismatch, bad IDX header, wrong shape or labels outside 0-9; every message
+            names the file.
     """
     data_dir = Path(data_dir)
     expected = sums.get(name)
     if expected is None:
         raise DataError(f"no checksum for {name} in {data_dir / 'SHA256SUMS.uncompressed'}")
     gz, plain = data_dir / (name + ".gz"), data_dir / name
+    shape = MNIST_SHAPES.get(name)
+    limit = idx_size(shape) if shape is not None else 1 << 28
+    shown = gz if gz.exists() else plain
     try:
         if gz.exists():
-            with gzip.open(gz, "rb") as f:
-                raw = f.read()
-            shown = gz
+            raw = read_gzip_capped(gz, limit)
         else:
-            raw = plain.read_bytes()
-            shown = plain
-    except (OSError, EOFError, gzip.BadGzipFile) as e:
+            with open(plain, "rb") as f:
+                raw = f.read(limit + 1)
+            if len(raw) > limit:
+                raise DataError(f"{plain}: larger than the expected {limit} bytes")
+    except OSError as e:
         raise DataError(
-            f"cannot read {gz} ({getattr(e, 'strerror', None) or e}); "
+            f"cannot read {gz} ({e.strerror or e}); "
             f"expected sha256 {expected} of the uncompressed bytes"
         ) from None
     got = hashlib.sha256(raw).hexdigest()
@@ -139,7 +182,15 @@ def load_idx_file(data_dir: Path, name: str, sums: dict[str, str]) -> np.ndarray
             f"checksum mismatch for {shown}: sha256 of uncompressed bytes is {got}, "
             f"expected {expected}"
         )
-    return parse_idx(raw)
+    try:
+        arr = parse_idx(raw)
+    except DataError as e:
+        raise DataError(f"{shown}: {e}") from None
+    if shape is not None and arr.shape != shape:
+        raise DataError(f"{shown}: shape {arr.shape}, expected {shape}")
+    if "labels" in name and arr.size and int(arr.max()) > 9:
+        raise DataError(f"{shown}: label values outside 0-9 (max {int(arr.max())})")
+    return arr
 
 
 def load_mnist(data_dir: Path = DEFAULT_DATA_DIR) -> dict[str, np.ndarray]:
@@ -312,6 +363,8 @@ def ff_layer_forward(W, b, X, sign, threshold, kind="mean", H=None):
     loss = float(np.sum(weight * softplus(-margin)))
     cache = {"X": X, "H": H, "g": g, "sign": sign, "margin": margin, "weight": weight}
     cache["kind"] = kind
+    k = int(n_pos)
+    cache["n_pos_first"] = k if bool(np.all(sign[:k] > 0)) else None
     return loss, cache
 
 
@@ -336,12 +389,89 @@ def ff_layer_backward(cache, dW=None, overwrite_H=False, peer_dz=None):
     dZ = H if overwrite_H else H.copy()
     dZ *= dg.astype(H.dtype)[:, None]
     if peer_dz is not None:
-        dZ[cache["sign"] > 0] += peer_dz.astype(H.dtype)
+        n_pos = cache.get("n_pos_first")
+        if n_pos is not None:  # positives are the first rows: a view, no gather/scatter
+            dZ[:n_pos] += peer_dz.astype(H.dtype)
+        else:
+            dZ[cache["sign"] > 0] += peer_dz.astype(H.dtype)
     if dW is None:
         dW = X.T @ dZ
     else:
         np.matmul(X.T, dZ, out=dW)
     return dW, dZ.sum(axis=0)
+
+
+def ff_layer_update_reference(
+    W,
+    b,
+    mW,
+    mb,
+    X,
+    sign,
+    threshold,
+    lr,
+    kind="sum",
+    momentum=0.9,
+    weight_cost=0.0,
+    peer_strength=0.0,
+    mean_act=None,
+):
+    """One FF layer update in plain numpy (no buffers, no in-place tricks): the reference
+    the fast training loop (train_ff) is tested against bit for bit, and the function a
+    data-movement tracer can run on its own array type.
+
+    Forward: z = X W + b, h = relu(z), goodness g = sum (or mean) of h^2 per row,
+    loss = mean over positives of softplus(threshold - g) + mean over negatives of
+    softplus(g - threshold) (section 2 of the paper; nats). Backward: dL/dz = dL/dg *
+    2h / d_g (d_g = 1 for sum, the width for mean), plus peer_dz on every positive row;
+    dW = X^T dZ, db = column sums of dZ. Update (momentum SGD, Hinton's FF code):
+    m <- momentum m + lr (grad + weight_cost W) (no weight cost on b); W <- W - m.
+
+    Args:
+        W: float32 (d_in, d_out), b: float32 (d_out,), mW, mb: momentum buffers of the
+            same shapes. X: float32 (n, d_in), rows already length-normalised.
+        sign: float32 (n,), +1 positive rows, -1 negative rows (both present).
+        threshold, lr, momentum, weight_cost: floats. kind: "sum" or "mean".
+        peer_strength: peer normalisation (0 = off); then mean_act (float32 (d_out,),
+            running mean activity on positives) is updated as 0.9 mean_act + 0.1 * (mean
+            of h over the positive rows) and drives peer_norm_dz.
+    Returns:
+        dict with W, b, mW, mb (new arrays), loss (float, nats), h (n, d_out) the
+        layer's activities before the update, next_input = length_normalise(h) and
+        mean_act (the updated running mean, or None).
+    """
+    h = np.maximum(X @ W + b, 0)
+    g = np.einsum("ij,ij->i", h, h)
+    if kind == "mean":
+        g = g / h.shape[1]
+    margin = sign * (g - threshold)
+    n_pos = float(np.count_nonzero(sign > 0))
+    weight = np.where(sign > 0, 1.0 / n_pos, 1.0 / (sign.shape[0] - n_pos)).astype(h.dtype)
+    loss = float(np.sum(weight * softplus(-margin)))
+    dg = -sign * sigmoid(-margin) * weight
+    dg = dg * (2.0 / h.shape[1] if kind == "mean" else 2.0)
+    dZ = h * dg.astype(h.dtype)[:, None]
+    if peer_strength:
+        mean_act = mean_act * 0.9 + 0.1 * h[sign > 0].mean(axis=0)
+        peer_dz = peer_norm_dz(mean_act, peer_strength, int(n_pos))
+        dZ = dZ + np.where((sign > 0)[:, None], peer_dz.astype(h.dtype), 0).astype(h.dtype)
+    dW = X.T @ dZ
+    db = dZ.sum(axis=0)
+    if weight_cost:
+        dW = dW + W * weight_cost
+    mW = mW * momentum + dW * lr
+    mb = mb * momentum + db * lr
+    scale = np.sqrt(np.einsum("ij,ij->i", h, h) / h.shape[1]) + 1e-8
+    return {
+        "W": W - mW,
+        "b": b - mb,
+        "mW": mW,
+        "mb": mb,
+        "loss": loss,
+        "h": h,
+        "next_input": h * (1.0 / scale)[:, None],
+        "mean_act": mean_act if peer_strength else None,
+    }
 
 
 def peer_norm_dz(mean_act: np.ndarray, strength: float, n_pos: int) -> np.ndarray:
@@ -362,13 +492,14 @@ def peer_norm_dz(mean_act: np.ndarray, strength: float, n_pos: int) -> np.ndarra
     return (-strength / n_pos) * (mean_act.mean() - mean_act)
 
 
-def row_blocks(p: np.ndarray, block_bytes: int = 1 << 20) -> list[slice]:
+def row_blocks(p: np.ndarray, block_bytes: int = 1 << 18) -> list[slice]:
     """Slices of p's first axis, each about block_bytes long.
 
     The optimisers make several elementwise passes over a weight matrix; doing them one
     cache-sized row block at a time keeps the block in cache between passes instead of
     streaming the whole 16 MB matrix from memory once per pass. The arithmetic is the
-    same, element by element.
+    same, element by element. 256 KB blocks (four arrays of them fit the 1-2 MB L2 of
+    common x86 cores) were the fastest of 16 KB-16 MB in a benchmark on this machine.
     """
     row_bytes = max(p.itemsize * (p.size // max(p.shape[0], 1)), 1)
     rows = max(block_bytes // row_bytes, 1)
@@ -449,6 +580,30 @@ def lr_at(epoch_frac: float, lr: float, schedule: str) -> float:
 
 
 # ------------------------------------------------------------------------- 5. training
+
+
+class Diverged(Exception):
+    """Training produced a non-finite loss or weight (the CLI exits with code 3).
+
+    Attributes: epoch (int, 1-based), what (str: which quantity is not finite).
+    """
+
+    def __init__(self, epoch: int, what: str):
+        super().__init__(f"diverged at epoch {epoch} ({what} is not finite); lower --lr")
+        self.epoch, self.what = epoch, what
+
+    def __reduce__(self):  # picklable across a sweep's worker processes
+        return (Diverged, (self.epoch, self.what))
+
+
+def check_finite_training(epoch: int, losses, layers) -> None:
+    """Raise Diverged if a loss or any weight/bias is NaN or inf (once per epoch: one pass
+    over the weights, negligible next to an epoch of training)."""
+    if not np.all(np.isfinite(losses)):
+        raise Diverged(epoch, "the FF loss")
+    for i, L in enumerate(layers):
+        if not (np.isfinite(L["W"]).all() and np.isfinite(L["b"]).all()):
+            raise Diverged(epoch, f"a weight of layer {i + 1}")
 
 
 def measure_matmul_gflops(sizes: list[int], batch: int, min_time_s: float = 0.2) -> float:
@@ -611,6 +766,7 @@ def train_ff(
                 dW, db = ff_layer_backward(cache, dW=dWs[i], overwrite_H=True, peer_dz=pdz)
                 opts[i][0].step(L["W"], dW, lr * lr_scale[i], weight_cost=wc)
                 opts[i][1].step(L["b"], db, lr * lr_scale[i])
+        check_finite_training(ep + 1, losses, layers)
         t_b = time.perf_counter()
         hist["matmul_gflops_samples"].append(measure_matmul_gflops(sizes, 2 * B))
         bench_s += time.perf_counter() - t_b
@@ -719,6 +875,8 @@ def train_readout(F, y, F_val, y_val, cfg, rng, log=print):
             oW.step(W, dW.astype(np.float32), lr)
             ob.step(b, db.astype(np.float32), lr)
             tot += loss
+        if not np.isfinite(tot):
+            raise Diverged(ep + 1, "the read-out loss")
         hist["epoch"].append(ep + 1)
         hist["loss"].append(tot / steps)
         hist["train_err_pct"].append(float(100 * np.mean(predict(W, b, F) != y)))
@@ -733,7 +891,547 @@ def train_readout(F, y, F_val, y_val, cfg, rng, log=print):
     return W, b, hist
 
 
-# ------------------------------------------------------------------------------ 7. CLI
+# ------------------------------------------------------------ 7. backprop reference
+
+
+def bp_init(rng: np.random.Generator, sizes: list[int], dtype=np.float32) -> list[dict]:
+    """Weights of the backprop reference: hidden layers sizes[1:] and a 10-way softmax.
+
+    W (d_in, d_out) ~ N(0, 2/d_in) (He et al. 2015, for ReLU; this catalog's choice),
+    zero biases. Returns one dict {"W", "b"} per layer, the last one (sizes[-1], 10).
+    """
+    dims = [*sizes, 10]
+    return [
+        {
+            "W": (rng.standard_normal((a, c)) * np.sqrt(2.0 / a)).astype(dtype),
+            "b": np.zeros(c, dtype),
+        }
+        for a, c in zip(dims[:-1], dims[1:], strict=True)
+    ]
+
+
+def bp_forward(params: list[dict], X: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Forward pass: ReLU hidden layers, linear output. Inputs are pixels in [0, 1].
+
+    Args:
+        params: from bp_init. X: float (n, 784).
+    Returns:
+        (logits (n, 10), acts) where acts[l] is the input of layer l (acts[0] = X).
+    """
+    acts = [X]
+    h = X
+    for L in params[:-1]:
+        h = np.maximum(h @ L["W"] + L["b"], 0)
+        acts.append(h)
+    return h @ params[-1]["W"] + params[-1]["b"], acts
+
+
+def bp_loss_and_grads(params: list[dict], X: np.ndarray, y: np.ndarray):
+    """Mean softmax cross-entropy (nats) of labels y and its gradient, by backprop.
+
+    dL/dlogits = (softmax - onehot) / n; for each layer, top down: dW = a^T d,
+    db = sum of d over rows, d_below = (d W^T) * [a > 0] (ReLU derivative; 0 at 0).
+
+    Args:
+        params: from bp_init. X: (n, 784). y: int (n,) in 0..9.
+    Returns:
+        (loss float, list of {"W": dW, "b": db} matching params).
+    """
+    logits, acts = bp_forward(params, X)
+    Z = logits - logits.max(axis=1, keepdims=True)
+    P = np.exp(Z)
+    P = P / P.sum(axis=1, keepdims=True)
+    n = X.shape[0]
+    loss = float(-np.mean(np.log(P[np.arange(n), y] + 1e-30)))
+    d = P.copy()
+    d[np.arange(n), y] -= 1.0
+    d = d / n
+    grads = [None] * len(params)
+    for li in range(len(params) - 1, -1, -1):
+        a = acts[li]
+        grads[li] = {"W": a.T @ d, "b": d.sum(axis=0)}
+        if li > 0:
+            d = (d @ params[li]["W"].T) * (a > 0)
+    return loss, grads
+
+
+def bp_update_reference(params, moms, X, y, lr, momentum=0.9, weight_cost=0.0):
+    """One backprop step in plain numpy (no buffers, no in-place tricks): the reference
+    train_bp is tested against, and the function a data-movement tracer can run.
+
+    m <- momentum m + lr (grad + weight_cost W) (no weight cost on biases); W <- W - m.
+
+    Args:
+        params, moms: lists of {"W", "b"} (moms: momentum buffers, same shapes).
+        X: float32 (n, 784), y: int (n,), lr/momentum/weight_cost: floats.
+    Returns:
+        (new params, new moms, loss in nats before the step).
+    """
+    loss, grads = bp_loss_and_grads(params, X, y)
+    new_p, new_m = [], []
+    for L, M, G in zip(params, moms, grads, strict=True):
+        gW = G["W"] + L["W"] * weight_cost if weight_cost else G["W"]
+        mW = M["W"] * momentum + gW * lr
+        mb = M["b"] * momentum + G["b"] * lr
+        new_m.append({"W": mW, "b": mb})
+        new_p.append({"W": L["W"] - mW, "b": L["b"] - mb})
+    return new_p, new_m, loss
+
+
+def bp_matmul_flops(sizes: list[int], n: int) -> float:
+    """Matmul flops of one backprop step on n examples: forward a W, weight gradient
+    a^T d, and (above the first layer) the backward d W^T; 2 flops per multiply-add."""
+    dims = [*sizes, 10]
+    pairs = list(zip(dims[:-1], dims[1:], strict=True))
+    return float(sum((4 if i == 0 else 6) * n * a * c for i, (a, c) in enumerate(pairs)))
+
+
+def train_bp(X, y, cfg, rng, Xho=None, yho=None, log=print):
+    """Backprop training of the reference network: momentum SGD (0.9) on mini-batches,
+    the FF run's learning-rate schedule (cfg lr_schedule), weight cost on W.
+
+    The fast path: optimiser updates in place (SGD.step, row-blocked) on the gradients of
+    bp_loss_and_grads; the arithmetic equals bp_update_reference (tested bit for bit).
+
+    Returns:
+        (params, history with per-epoch loss, held-out error % and timing).
+    Raises:
+        Diverged: the loss or a weight became non-finite.
+    """
+    rng_init, rng_shuf = rng.spawn(2)
+    params = bp_init(rng_init, cfg["layer_sizes"])
+    opts = [(SGD(L["W"].shape), SGD(L["b"].shape)) for L in params]
+    n = X.shape[0]
+    B = min(cfg["batch_size"], n)
+    steps = n // B
+    epochs = cfg["epochs"]
+    wc = cfg.get("weight_cost") or 0.0
+    hist = {"epoch": [], "loss": [], "holdout_err_pct": [], "lr": [], "time_s": []}
+    hist["matmul_gflops_samples"] = []
+    t0 = time.perf_counter()
+    bench_s = 0.0
+    for ep in range(epochs):
+        order = rng_shuf.permutation(n)
+        tot = 0.0
+        for s in range(steps):
+            lr = lr_at((ep + s / steps) / epochs, cfg["lr"], cfg["lr_schedule"])
+            idx = order[s * B : (s + 1) * B]
+            loss, grads = bp_loss_and_grads(params, X[idx], y[idx])
+            for L, (oW, ob), G in zip(params, opts, grads, strict=True):
+                oW.step(L["W"], G["W"], lr, weight_cost=wc)
+                ob.step(L["b"], G["b"], lr)
+            tot += loss
+        if not np.isfinite(tot) or not all(np.isfinite(L["W"]).all() for L in params):
+            raise Diverged(ep + 1, "the backprop loss or a weight")
+        t_b = time.perf_counter()
+        hist["matmul_gflops_samples"].append(
+            measure_matmul_gflops(cfg["layer_sizes"], cfg["batch_size"])
+        )
+        bench_s += time.perf_counter() - t_b
+        el = time.perf_counter() - t0 - bench_s
+        hist["epoch"].append(ep + 1)
+        hist["loss"].append(tot / steps)
+        hist["lr"].append(lr)
+        hist["time_s"].append(el)
+        ho = None
+        if Xho is not None and len(Xho):
+            ho = float(100 * np.mean(bp_predict(params, Xho) != yho))
+            hist["holdout_err_pct"].append(ho)
+        log(
+            f"  backprop epoch {ep + 1}/{epochs}  loss {tot / steps:.4f}  held-out err {ho}  "
+            f"elapsed {el:.0f}s",
+            flush=True,
+        )
+    hist["train_s"] = max(time.perf_counter() - t0 - bench_s, 1e-9)
+    hist["examples"] = epochs * steps * B
+    hist["matmul_flops"] = epochs * steps * bp_matmul_flops(cfg["layer_sizes"], B)
+    return params, hist
+
+
+def bp_predict(params, X, batch=2000) -> np.ndarray:
+    """Arg-max class of the backprop network for images X (n, 784); int (n,)."""
+    out = np.empty(X.shape[0], np.int64)
+    for s in range(0, X.shape[0], batch):
+        out[s : s + batch] = np.argmax(bp_forward(params, X[s : s + batch])[0], axis=1)
+    return out
+
+
+def run_bp(cfg: dict, data: dict, log=print) -> dict:
+    """One seed of the backprop reference with FF's data protocol: train on the first
+    n_train images, held-out tail for choices, the test set once at the end."""
+    t_start = time.perf_counter()
+    X, y, Xho, yho, Xte, yte = split_data(cfg, data)
+    gflops = measure_matmul_gflops(cfg["layer_sizes"], cfg["batch_size"])
+    params, hist = train_bp(X, y, cfg, np.random.default_rng(cfg["seed"]), Xho, yho, log=log)
+    gflops_after = measure_matmul_gflops(cfg["layer_sizes"], cfg["batch_size"])
+    samples = [gflops, *hist.pop("matmul_gflops_samples"), gflops_after]
+    achieved = hist["matmul_flops"] / hist["train_s"] / 1e9
+    train_err = float(100 * np.mean(bp_predict(params, X) != y))
+    ho_err = float(100 * np.mean(bp_predict(params, Xho) != yho)) if len(yho) else None
+    pred = bp_predict(params, Xte)
+    test_err = float(100 * np.mean(pred != yte))
+    conf = np.zeros((10, 10), np.int64)
+    np.add.at(conf, (yte, pred), 1)
+    wall = time.perf_counter() - t_start
+    return {
+        "stub": "ff-hybrid-mnist",
+        "paper": PAPER,
+        "learner": "backprop",
+        "seed": cfg["seed"],
+        "n_seeds": 1,
+        "config": dict(cfg),
+        "headline": {
+            "name": "test error of the same network trained end to end by backprop",
+            "claim": "reference point for FF (this catalog's addition)",
+            "value": round(test_err, 3),
+            "unit": "%",
+            "paper_value": PAPER_TEST_ERROR_PCT,
+            "better": "lower",
+        },
+        "metrics": {
+            "test_error_pct": round(test_err, 3),
+            "train_error_pct": round(train_err, 3),
+            "holdout_error_pct": None if ho_err is None else round(ho_err, 3),
+            "epochs_completed": len(hist["epoch"]),
+            "matmul_tflop": round(hist["matmul_flops"] / 1e12, 3),
+            "confusion_matrix": conf.tolist(),
+        },
+        "timing": {
+            "train_s": round(hist["train_s"], 2),
+            "examples_per_s": round(hist["examples"] / hist["train_s"], 1),
+            "achieved_gflops": round(achieved, 2),
+            "machine_matmul_gflops": round(max(samples), 2),
+            "machine_matmul_gflops_min": round(min(samples), 2),
+            "matmul_gflops_samples": [round(v, 2) for v in samples],
+            "matmul_fraction": round(achieved / max(samples), 4),
+            "epoch_time_s": [round(v, 2) for v in hist.pop("time_s")],
+            "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS", "default"),
+        },
+        "history": {"backprop": {k: v for k, v in hist.items() if isinstance(v, list)}},
+        "reproduces": "n/a",
+        "wall_time_s": round(wall, 2),
+        "env": env_block(),
+    }
+
+
+# ------------------------------------------------------------------------ 8. experiment
+
+
+def goodness_histograms(layers, X_pos, X_neg, kind, bins=40):
+    """Per-layer histogram counts of goodness for real digits vs hybrids (for figures)."""
+    gp = layer_goodness(layers, X_pos, kind)
+    gn = layer_goodness(layers, X_neg, kind)
+    out = []
+    for a, c in zip(gp, gn, strict=True):
+        hi = float(np.percentile(np.concatenate([a, c]), 99.5))
+        edges = np.linspace(0.0, hi, bins + 1)
+        out.append(
+            {
+                "edges": np.round(edges, 4).tolist(),
+                "pos": np.histogram(a, edges)[0].tolist(),
+                "neg": np.histogram(c, edges)[0].tolist(),
+            }
+        )
+    return gp, gn, out
+
+
+def split_data(cfg: dict, data: dict):
+    """Training images (first n_train), held-out images (last n_holdout of the 60,000
+    training images, never overlapping the training part) and the first n_test test
+    images, as float32 in [0, 1] with int64 labels."""
+    n_tr, n_ho = cfg["n_train"], cfg["n_holdout"]
+    Xall = data["train_images"]
+    yall = data["train_labels"].astype(np.int64)
+    X = Xall[:n_tr].astype(np.float32) / 255.0
+    Xho = Xall[Xall.shape[0] - n_ho :].astype(np.float32) / 255.0
+    yho = yall[yall.shape[0] - n_ho :]
+    Xte = data["test_images"][: cfg["n_test"]].astype(np.float32) / 255.0
+    yte = data["test_labels"][: cfg["n_test"]].astype(np.int64)
+    return X, yall[:n_tr], Xho, yho, Xte, yte
+
+
+def readout_features(layers, X):
+    """Read-out input: the unit-RMS activities of the last three hidden layers, side by
+    side (section 3.2). float32 (n, sum of the last three widths)."""
+    return np.concatenate(forward_features(layers, X)[-3:], axis=1)
+
+
+def error_pct(W, b, F, y) -> float:
+    """Percentage of rows of F whose arg-max class under F W + b is not y."""
+    return float(100 * np.mean(predict(W, b, F) != y))
+
+
+def run(cfg: dict, data: dict, log=print, on_epoch=None, keep=False) -> dict:
+    """One seed of the experiment: FF training, frozen read-out, one test evaluation.
+
+    The held-out images (cfg n_holdout > 0) are the only data used for choices (the
+    read-out rate grid); the test images are used once, at the end (and once for the
+    untrained-network control's read-out, which is trained before FF starts).
+
+    Returns:
+        the result record (dict); machine-dependent figures sit under "timing". With
+        keep=True also record["_layers"] (the network).
+    Raises:
+        Diverged: a loss or weight became non-finite.
+    """
+    t_start = time.perf_counter()
+    root = np.random.default_rng(cfg["seed"])
+    rng_init, rng_ff, rng_ro, rng_eval, rng_base = root.spawn(5)
+    n_ho = cfg["n_holdout"]
+    X, y, Xho, yho, Xte, yte = split_data(cfg, data)
+    gflops = measure_matmul_gflops(cfg["layer_sizes"], 2 * cfg["batch_size"])
+    log(f"  machine float32 matmul: {gflops:.1f} GFLOP/s (measured in this process)")
+
+    layers = init_layers(rng_init, cfg["layer_sizes"])
+    base = None
+    if cfg["random_baseline"]:
+        # Control: the same read-out on the untrained (random) network's features.
+        t_b = time.perf_counter()
+        F = readout_features(layers, X)
+        Fho = readout_features(layers, Xho) if n_ho else None
+        Wb, bb, _ = train_readout(F, y, Fho, yho, cfg, rng_base, log=lambda *a, **k: None)
+        base = {
+            "train_error_pct": error_pct(Wb, bb, F, y),
+            "holdout_error_pct": error_pct(Wb, bb, Fho, yho) if n_ho else None,
+        }
+        del F, Fho
+        base["test_error_pct"] = error_pct(Wb, bb, readout_features(layers, Xte), yte)
+        base["time_s"] = time.perf_counter() - t_b
+        log(
+            f"  control, read-out on the untrained network: train err "
+            f"{base['train_error_pct']:.2f}%  held-out err {base['holdout_error_pct']}%",
+            flush=True,
+        )
+    layers, ff_hist = train_ff(X, cfg, rng_ff, layers=layers, on_epoch=on_epoch, log=log)
+    gflops_after = measure_matmul_gflops(cfg["layer_sizes"], 2 * cfg["batch_size"])
+    achieved = ff_hist["matmul_flops"] / ff_hist["ff_train_s"] / 1e9
+    # Against the fastest benchmark of the run (start, after every epoch, end): on a
+    # machine whose load changes, a slow sample must not flatter the fraction.
+    samples = [gflops, *ff_hist.pop("matmul_gflops_samples"), gflops_after]
+    machine = max(samples)
+
+    t_ro = time.perf_counter()
+    F = readout_features(layers, X)
+    Fho = readout_features(layers, Xho) if n_ho else None
+    grid = cfg.get("readout_lr_grid") or []
+    if grid and n_ho:
+        # Choose the read-out learning rate on the held-out training images (never test).
+        best = None
+        ro_grid = {}
+        for lr_ro in grid:
+            c = {**cfg, "readout_lr": lr_ro}
+            res = train_readout(F, y, Fho, yho, c, rng_ro.spawn(1)[0], log=lambda *a, **k: None)
+            ro_grid[str(lr_ro)] = res[2]["val_err_pct"][-1]
+            log(f"  read-out lr {lr_ro:g}: held-out err {ro_grid[str(lr_ro)]:.2f}%", flush=True)
+            if best is None or ro_grid[str(lr_ro)] < best[0]:
+                best = (ro_grid[str(lr_ro)], lr_ro, res)
+        W_ro, b_ro, ro_hist = best[2]
+        ro_hist["chosen_lr"] = best[1]
+        ro_hist["grid_holdout_err_pct"] = ro_grid
+    else:
+        W_ro, b_ro, ro_hist = train_readout(F, y, Fho, yho, cfg, rng_ro, log=log)
+    if cfg.get("save_weights"):
+        arrays = {f"{k}{i + 1}": L[k] for i, L in enumerate(layers) for k in ("W", "b")}
+        write_atomic(cfg["save_weights"], lambda f: np.savez(f, **arrays))
+    train_err = error_pct(W_ro, b_ro, F, y)
+    ho_err = error_pct(W_ro, b_ro, Fho, yho) if n_ho else None
+    softmax_s = time.perf_counter() - t_ro
+    del F, Fho
+
+    # The test set, evaluated once.
+    pred = predict(W_ro, b_ro, readout_features(layers, Xte))
+    test_err = float(100 * np.mean(pred != yte))
+    conf = np.zeros((10, 10), np.int64)
+    np.add.at(conf, (yte, pred), 1)
+
+    # Goodness of test digits vs hybrids of test digits.
+    Xneg, masks, ia, ib = make_hybrids(Xte, rng_eval, cfg["n_blur"])
+    gp, gn, hists = goodness_histograms(layers, Xte, Xneg, cfg["goodness"])
+    sep = [float(np.mean(a) - np.mean(c)) for a, c in zip(gp, gn, strict=True)]
+    thr = layer_thresholds(cfg)
+    acc = [
+        float(np.mean(a > t) / 2 + np.mean(c <= t) / 2) for a, c, t in zip(gp, gn, thr, strict=True)
+    ]
+    W1 = layers[0]["W"]
+    top = np.argsort(-np.linalg.norm(W1, axis=0))[:25]
+    wall = time.perf_counter() - t_start
+
+    goal, met = goal_for(cfg, test_err)
+
+    def r3(v):
+        return None if v is None else round(v, 3)
+
+    record = {
+        "stub": "ff-hybrid-mnist",
+        "paper": PAPER,
+        "learner": "ff",
+        "seed": cfg["seed"],
+        "n_seeds": 1,
+        "config": {k: v for k, v in cfg.items()},
+        "headline": headline_block(round(test_err, 3)),
+        "metrics": {
+            "test_error_pct": round(test_err, 3),
+            "train_error_pct": round(train_err, 3),
+            "holdout_error_pct": r3(ho_err),
+            "goal_test_error_pct": goal,
+            "goal_met": bool(met),
+            "goodness_separation_per_layer": [round(s, 4) for s in sep],
+            "goodness_pos_mean_per_layer": [round(float(np.mean(a)), 4) for a in gp],
+            "goodness_neg_mean_per_layer": [round(float(np.mean(c)), 4) for c in gn],
+            "goodness_threshold_accuracy_per_layer": [round(a, 4) for a in acc],
+            "ff_epochs_completed": ff_hist["epochs_completed"],
+            "ff_matmul_tflop": round(ff_hist["matmul_flops"] / 1e12, 3),
+            "random_features_train_error_pct": None
+            if base is None
+            else r3(base["train_error_pct"]),
+            "random_features_holdout_error_pct": None
+            if base is None
+            else r3(base["holdout_error_pct"]),
+            "random_features_test_error_pct": None if base is None else r3(base["test_error_pct"]),
+            "confusion_matrix": conf.tolist(),
+        },
+        "timing": {
+            "ff_train_s": round(ff_hist["ff_train_s"], 2),
+            "softmax_train_s": round(softmax_s, 2),
+            "random_features_s": None if base is None else round(base["time_s"], 2),
+            "examples_per_s": round(ff_hist["examples"] / ff_hist["ff_train_s"], 1),
+            "achieved_gflops": round(achieved, 2),
+            "machine_matmul_gflops": round(machine, 2),
+            "machine_matmul_gflops_start": round(gflops, 2),
+            "machine_matmul_gflops_after": round(gflops_after, 2),
+            "machine_matmul_gflops_min": round(min(samples), 2),
+            "matmul_benchmark_samples": len(samples),
+            "matmul_gflops_samples": [round(v, 2) for v in samples],
+            "matmul_fraction": round(achieved / machine, 4),
+            "epoch_time_s": [round(v, 2) for v in ff_hist.pop("time_s")],
+            "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS", "default"),
+        },
+        "history": {
+            "ff": {k: v for k, v in ff_hist.items() if isinstance(v, list)},
+            "readout": ro_hist,
+        },
+        "figures_data": {
+            "goodness_hist": hists,
+            "rf_units": top.tolist(),
+            "rf": np.round(W1[:, top].T, 4).tolist(),
+        },
+        "reproduces": verdict(met, test_err, cfg),
+        "wall_time_s": round(wall, 2),
+        "env": env_block(),
+    }
+    if keep:
+        record["_layers"] = layers
+    return record
+
+
+def goal_for(cfg: dict, test_err: float) -> tuple[float, bool]:
+    """The preset's goal and whether test_err meets it.
+
+    full: at most the paper's 1.37% (section 3.2). fast and smaller runs: below 2.0%
+    (this catalog's goal for a two-minute run). An untrained network (--epochs 0) is the
+    control, never a success.
+    """
+    if cfg["preset"] == "full":
+        goal, met = PAPER_TEST_ERROR_PCT, test_err <= PAPER_TEST_ERROR_PCT
+    else:
+        goal, met = FAST_GOAL_TEST_ERROR_PCT, test_err < FAST_GOAL_TEST_ERROR_PCT
+    return goal, bool(met and cfg["epochs"] > 0)
+
+
+def verdict(met: bool, test_err: float, cfg: dict) -> str:
+    """Catalog verdict: "yes" at or below the paper's 1.37%, "partial" at or below 2.0%
+    (the catalog's bar for a documented run on 2 cores), else "no"; never "yes" or
+    "partial" for the untrained control (--epochs 0)."""
+    if cfg["epochs"] == 0:
+        return "no"
+    if test_err <= PAPER_TEST_ERROR_PCT:
+        return "yes"
+    return "partial" if test_err <= 2.0 else "no"
+
+
+def headline_block(value: float) -> dict:
+    """The record's headline: test error (%) of the linear read-out on FF features."""
+    return {
+        "name": "test error (linear read-out on unsupervised FF features)",
+        "claim": (
+            "Unsupervised FF with hybrid-image negatives learns features on which a "
+            "linear softmax reaches 1.37% MNIST test error (paper, 4x2000 ReLUs)."
+        ),
+        "value": value,
+        "unit": "%",
+        "paper_value": PAPER_TEST_ERROR_PCT,
+        "better": "lower",
+    }
+
+
+def env_block() -> dict:
+    """Machine and library versions (skipped by the golden comparison)."""
+    return {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+    }
+
+
+#: Per-seed scalar metrics that a sweep reports as mean, sample std and per-seed list.
+SWEEP_METRICS = (
+    "test_error_pct",
+    "train_error_pct",
+    "holdout_error_pct",
+    "random_features_train_error_pct",
+    "random_features_holdout_error_pct",
+    "random_features_test_error_pct",
+)
+
+
+def mean_and_sample_std(values: list[float]) -> tuple[float, float | None]:
+    """Mean and sample standard deviation (ddof = 1; None for a single value)."""
+    a = np.asarray(values, dtype=np.float64)
+    return float(a.mean()), (float(a.std(ddof=1)) if a.size > 1 else None)
+
+
+def combine_seeds(recs: list[dict], wall_s: float) -> dict:
+    """One record for a sweep: per-seed metrics, their mean and sample std (the mean is
+    the headline and decides goal and verdict); histories, figures data and the confusion
+    matrix are the first seed's. recs must be in seed order."""
+    if len(recs) == 1:
+        return recs[0]
+    out = dict(recs[0])
+    m = dict(recs[0]["metrics"])
+    for k in SWEEP_METRICS:
+        vals = [r["metrics"][k] for r in recs]
+        if any(v is None for v in vals):
+            continue
+        mu, sd = mean_and_sample_std(vals)
+        m[k] = round(mu, 3)
+        m[k + "_sample_std"] = round(sd, 3)
+        m[k + "_per_seed"] = vals
+    cfg = recs[0]["config"]
+    if cfg.get("learner") != "backprop":
+        m["ff_epochs_completed_per_seed"] = [r["metrics"]["ff_epochs_completed"] for r in recs]
+        m["goodness_separation_per_layer_per_seed"] = [
+            r["metrics"]["goodness_separation_per_layer"] for r in recs
+        ]
+        m["goal_test_error_pct"], m["goal_met"] = goal_for(cfg, m["test_error_pct"])
+    out["metrics"] = m
+    out["n_seeds"] = len(recs)
+    out["seeds"] = [r["seed"] for r in recs]
+    out["per_seed_note"] = (
+        f"metrics *_per_seed are in seed order; histories, figures data and the confusion "
+        f"matrix are seed {recs[0]['seed']}'s"
+    )
+    if cfg.get("learner") != "backprop":
+        out["headline"] = headline_block(m["test_error_pct"])
+        out["reproduces"] = verdict(m["goal_met"], m["test_error_pct"], cfg)
+    else:
+        out["headline"] = {**out["headline"], "value": m["test_error_pct"]}
+    out["timing"] = {"per_seed": [r["timing"] for r in recs], "sweep_wall_s": round(wall_s, 2)}
+    out["wall_time_s"] = round(wall_s, 2)
+    return out
+
+
+# ------------------------------------------------------------------------------ 9. CLI
 
 PRESETS = {
     # seconds; CI runs it. Small net, 3,000 images, 2 epochs: exercises every code path.
@@ -748,30 +1446,37 @@ PRESETS = {
         "readout_epochs": 4,
         "random_baseline": False,
     },
-    # target: test error < 5.21 % (reference v1) in < 15 min on 2 shared cores.
+    # goal: test error < 2.0 % in < 120 s on 2 cores. All 60,000 training images (the
+    # choices were made on runs with the last 5,000 held out: --n-train 55000
+    # --n-holdout 5000).
     "fast": {
         "layer_sizes": [784, 1000, 1000, 1000, 1000],
         "epochs": 3,
         "batch_size": 100,
         "lr": 0.0005,
-        "n_train": 55000,
-        "n_holdout": 5000,
+        "n_train": 60000,
+        "n_holdout": 0,
         "n_test": 10000,
         "readout_epochs": 30,
     },
-    # the paper's layer sizes and 100 epochs; about 80 min of FF training on 2 quiet cores.
-    # The time budget only cuts epochs when the machine is much slower than that.
+    # the paper's network on all 60,000 training images, planned for the paper's 100
+    # epochs; the FF time budget (per seed) re-fits the epoch count to the machine's pace.
+    # No untrained-network control here (it costs a read-out on 60,000 x 6,000 features;
+    # the fast preset and results/full_55k.json carry it).
+    # Read-out rate 0.03: the best of {0.03, 0.1, 0.3} on held-out images in the earlier
+    # 100-epoch run on 55,000 images (results/full_55k.json).
     "full": {
         "layer_sizes": [784, 2000, 2000, 2000, 2000],
         "epochs": 100,
         "batch_size": 100,
         "lr": 0.0005,
-        "n_train": 55000,
-        "n_holdout": 5000,
+        "n_train": 60000,
+        "n_holdout": 0,
         "n_test": 10000,
         "readout_epochs": 30,
-        "readout_lr_grid": [0.03, 0.1, 0.3],
-        "time_budget_s": 6000,
+        "readout_lr": 0.03,
+        "time_budget_s": 4500,
+        "random_baseline": False,
     },
 }
 
@@ -797,11 +1502,166 @@ DEFAULTS = {
     "peer_norm": 0.06,
 }
 
+#: The backprop reference (--learner backprop): the same hidden layers plus a 10-way
+#: softmax, trained end to end on the FF presets' data. Momentum SGD (0.9) at lr 0.02,
+#: the FF runs' schedule (constant, then linear decay over the second half), no weight
+#: cost, batch 100: this catalog's choices; the epoch counts were checked on held-out
+#: images (results/backprop_full_holdout.json).
+BP_PRESETS = {
+    "smoke": {**PRESETS["smoke"], "lr": 0.02, "weight_cost": 0.0},
+    "fast": {**PRESETS["fast"], "lr": 0.02, "weight_cost": 0.0},
+    "full": {**PRESETS["full"], "epochs": 6, "lr": 0.02, "weight_cost": 0.0},
+}
 
-class _Parser(argparse.ArgumentParser):
+#: Golden smoke records: results/<file> is rerun by tools/test_golden.py with these
+#: arguments (plus --json) and compared with the committed record.
+GOLDEN_RUNS = {
+    "smoke.json": ["ff_hybrid_mnist.py", "--smoke"],
+    "smoke_backprop.json": ["ff_hybrid_mnist.py", "--smoke", "--learner", "backprop"],
+}
+#: float32 BLAS: the last bits of a matmul depend on the kernel OpenBLAS picks for the
+#: CPU and on the thread count (measured: 1 vs 2 threads change sgemm results in the last
+#: bit); two epochs of training carry that into the third-fourth significant digit of
+#: goodness means. Error rates are counts (multiples of 0.1% on 1,000 test digits).
+GOLDEN_RTOL = 0.02
+
+
+class CleanParser(argparse.ArgumentParser):
+    """argparse parser whose errors are one line "<prog>: error: <message>", exit 2."""
+
     def error(self, message):
-        sys.stderr.write(f"{PROG}: error: {message}\n")
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
         sys.exit(2)
+
+
+def _num_type(kind: str, lo, hi, lo_open: bool, hi_open: bool):
+    cast = int if kind == "int" else float
+
+    def parse(text: str):
+        try:
+            v = cast(text) if kind == "float" else int(str(text).strip(), 10)
+        except (TypeError, ValueError):
+            raise argparse.ArgumentTypeError(f"not an {kind}: {text!r}") from None
+        if kind == "float" and not np.isfinite(v):
+            raise argparse.ArgumentTypeError(f"not a finite number: {text!r}")
+        below = v <= lo if lo_open else v < lo
+        above = v >= hi if hi_open else v > hi
+        if below or above:
+            lb, rb = ("(" if lo_open else "["), (")" if hi_open else "]")
+            raise argparse.ArgumentTypeError(f"{text} is outside {lb}{lo:g}, {hi:g}{rb}")
+        return v
+
+    parse.kind, parse.lo, parse.hi, parse.lo_open, parse.hi_open = kind, lo, hi, lo_open, hi_open
+    parse.__name__ = f"{kind}_in"
+    return parse
+
+
+def int_in(lo: int, hi: int):
+    """argparse type: an integer in [lo, hi] (attributes kind, lo, hi, lo_open, hi_open)."""
+    return _num_type("int", lo, hi, False, False)
+
+
+def float_in(lo: float, hi: float, lo_open: bool = False, hi_open: bool = False):
+    """argparse type: a finite float in the interval lo..hi (open ends as flagged)."""
+    return _num_type("float", lo, hi, lo_open, hi_open)
+
+
+class Terminated(BaseException):
+    """Raised by the SIGTERM handler so that finally blocks run."""
+
+
+class OutputError(Exception):
+    """A result file could not be written (exit code 74)."""
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
+
+
+_BLOCKED = {signal.SIGINT, signal.SIGTERM}
+
+
+def write_atomic(path, data_or_writer) -> None:
+    """Write bytes/str, or call writer(binary file), into path atomically.
+
+    A temporary file in the target's folder is written, flushed and os.replace'd onto
+    path; SIGINT/SIGTERM are blocked from just before the temporary file is created until
+    it is renamed or removed, and it is removed on every failure path.
+
+    Raises:
+        OutputError: the write failed (the message names the path).
+    """
+    path = Path(path)
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, _BLOCKED)
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".tmp_", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                if callable(data_or_writer):
+                    data_or_writer(f)
+                else:
+                    data = data_or_writer
+                    f.write(data.encode() if isinstance(data, str) else data)
+                f.flush()
+            os.replace(tmp, path)
+            tmp = None
+        except BaseException:
+            if tmp is not None:
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
+            raise
+    except OSError as e:
+        raise OutputError(f"cannot write {path}: {e.strerror or e}") from None
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def assert_finite_record(obj, where="record") -> None:
+    """Raise ValueError if any float in a (nested) record is NaN or inf."""
+    if isinstance(obj, float):
+        if not np.isfinite(obj):
+            raise ValueError(f"non-finite number at {where}")
+    elif isinstance(obj, dict):
+        for k, v in obj.items():
+            assert_finite_record(v, f"{where}.{k}")
+    elif isinstance(obj, (list, tuple)):
+        for i, v in enumerate(obj):
+            assert_finite_record(v, f"{where}[{i}]")
+
+
+def record_json(record: dict) -> str:
+    """Strict JSON text of a record (raises ValueError on NaN/inf)."""
+    assert_finite_record(record)
+    return json.dumps(record, allow_nan=False, indent=1) + "\n"
+
+
+def check_output_path(parser, flag: str, path: str, suffix: str | None = None) -> None:
+    """Before any training: the parent folder exists (created if missing) and is writable,
+    the target is not a folder, the name is not too long, the suffix is right. Probes by
+    creating and deleting a temporary file. Failure: parser.error naming the path."""
+    p = Path(path)
+    if suffix is not None and p.suffix != suffix:
+        parser.error(f"{flag} {path}: the file name must end in {suffix}")
+    if len(p.name.encode()) > 240:
+        parser.error(f"{flag} {path}: file name too long")
+    if p.is_dir():
+        parser.error(f"{flag} {path}: is a folder")
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, _BLOCKED)
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=".tmp_", dir=p.parent)
+            os.close(fd)
+            os.unlink(tmp)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
+    except OSError as e:
+        parser.error(f"{flag} {path}: cannot write there ({e.strerror or e})")
+    if p.exists() and not os.access(p, os.W_OK):
+        parser.error(f"{flag} {path}: not writable")
 
 
 def fail(message: str) -> None:
@@ -810,352 +1670,226 @@ def fail(message: str) -> None:
     sys.exit(2)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog=PROG, description=__doc__.splitlines()[0])
-    p.add_argument("--preset", choices=sorted(PRESETS), default="fast")
-    p.add_argument("--smoke", action="store_true", help="same as --preset smoke")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--json", type=str, default=None, help="write the result record here")
-    p.add_argument("--data-dir", type=str, default=str(DEFAULT_DATA_DIR))
-    p.add_argument("--layer-sizes", type=str, default=None, help="e.g. 784,2000,2000,2000,2000")
-    p.add_argument("--epochs", type=int, default=None)
-    p.add_argument("--batch-size", type=int, default=None)
-    p.add_argument("--lr", type=float, default=None)
-    p.add_argument("--lr-schedule", choices=["halfdecay", "constant"], default=None)
-    p.add_argument("--optimizer", choices=["adam", "sgd"], default=None)
-    p.add_argument(
+def build_parser() -> CleanParser:
+    """The command line; every numeric flag is range-checked when parsed."""
+    p = CleanParser(prog=PROG, description=__doc__.splitlines()[0])
+    a = p.add_argument
+    a("--preset", choices=sorted(PRESETS), default="fast", help="settings (default fast)")
+    a("--smoke", action="store_true", help="same as --preset smoke")
+    a(
+        "--learner",
+        choices=["ff", "backprop"],
+        default="ff",
+        help="ff (default) or the backprop reference on the same data",
+    )
+    a("--seed", type=int_in(0, 2**32 - 1), default=0, help="first seed (int, 0..2^32-1)")
+    a("--sweep", type=int_in(1, 100), default=1, help="run seeds seed..seed+N-1 (1..100)")
+    a(
+        "--workers",
+        type=int_in(1, 64),
+        default=1,
+        help="processes for a sweep (1..64; results do not depend on it)",
+    )
+    a("--json", type=str, default=None, help="write the result record to this path")
+    a("--data-dir", type=str, default=str(DEFAULT_DATA_DIR), help="folder of the MNIST files")
+    a(
+        "--layer-sizes",
+        type=int_in(1, 4000),
+        nargs="+",
+        default=None,
+        help="784 then 3-6 hidden widths (each 1..4000 units), e.g. 784 2000 2000 2000 2000",
+    )
+    a("--epochs", type=int_in(0, 1000), default=None, help="FF epochs (0..1000; 0 = control)")
+    a("--batch-size", type=int_in(1, 2000), default=None, help="positives per step (1..2000)")
+    a("--lr", type=float_in(0, 1e6, lo_open=True), default=None, help="FF rate (0 < lr <= 1e6)")
+    a("--lr-schedule", choices=["halfdecay", "constant"], default=None, help="FF rate schedule")
+    a("--optimizer", choices=["adam", "sgd"], default=None, help="FF optimiser")
+    a(
         "--threshold",
-        type=float,
+        type=float_in(0, 1e6, lo_open=True),
         default=None,
-        help="goodness threshold per unit (with --goodness sum: times the layer width)",
+        help="goodness threshold per unit (0 < t <= 1e6; with --goodness sum times the width)",
     )
-    p.add_argument("--goodness", choices=["mean", "sum"], default=None)
-    p.add_argument("--n-blur", type=int, default=None)
-    p.add_argument("--n-train", type=int, default=None, help="FF/read-out training images")
-    p.add_argument("--n-holdout", type=int, default=None, help="held-out tail of train set")
-    p.add_argument("--n-test", type=int, default=None)
-    p.add_argument("--readout-epochs", type=int, default=None)
-    p.add_argument("--readout-lr", type=float, default=None)
-    p.add_argument("--readout-l2", type=float, default=None)
-    p.add_argument(
+    a("--goodness", choices=["mean", "sum"], default=None, help="mean or sum of squares")
+    a("--n-blur", type=int_in(0, 100), default=None, help="mask blur passes (0..100)")
+    a("--n-train", type=int_in(1, 60000), default=None, help="training images (1..60000)")
+    a(
+        "--n-holdout",
+        type=int_in(0, 59999),
+        default=None,
+        help="held-out tail of the training images (0..59999; n-train + n-holdout <= 60000)",
+    )
+    a("--n-test", type=int_in(1, 10000), default=None, help="test images (1..10000)")
+    a("--readout-epochs", type=int_in(1, 1000), default=None, help="read-out epochs (1..1000)")
+    a(
+        "--readout-lr",
+        type=float_in(0, 10, lo_open=True),
+        default=None,
+        help="read-out Adam rate (0 < lr <= 10)",
+    )
+    a("--readout-l2", type=float_in(0, 10), default=None, help="read-out L2 (0..10)")
+    a(
         "--readout-lr-grid",
-        type=str,
+        type=float_in(0, 10, lo_open=True),
+        nargs="+",
         default=None,
-        help="comma-separated read-out learning rates; the best on held-out data is used",
+        help="read-out rates (each 0 < lr <= 10); the best on held-out images is used",
     )
-    p.add_argument("--save-weights", type=str, default=None, help="npz of the FF network")
-    p.add_argument(
+    a("--save-weights", type=str, default=None, help="write the FF network to this .npz file")
+    a(
         "--lr-fanin-ref",
-        type=int,
+        type=int_in(0, 100000),
         default=None,
-        help="scale a layer's lr by min(1, ref/fan_in); 0 turns the scaling off",
+        help="scale a layer's rate by min(1, ref/fan_in) (0..100000; 0 = off)",
     )
-    p.add_argument(
+    a(
         "--time-budget-s",
-        type=float,
+        type=float_in(0, 1e6, lo_open=True),
         default=None,
-        help="fit the number of FF epochs (never above --epochs) into this many seconds",
+        help="FF time budget per seed in seconds (0 < s <= 1e6); re-fits the epoch count",
     )
-    p.add_argument("--weight-cost", type=float, default=None, help="L2 weight cost on W (not on b)")
-    p.add_argument(
-        "--peer-norm",
-        type=float,
-        default=None,
-        help="peer-normalisation strength (0 = off)",
-    )
-    p.add_argument(
+    a("--weight-cost", type=float_in(0, 1), default=None, help="L2 cost on W (0..1)")
+    a("--peer-norm", type=float_in(0, 100), default=None, help="peer-norm strength (0..100)")
+    a(
         "--random-baseline",
         type=int,
         choices=[0, 1],
         default=None,
-        help="also train the read-out on the untrained network (control)",
+        help="also train the read-out on the untrained network (control; 0 or 1)",
     )
     return p
 
 
-def resolve_config(args) -> dict:
-    """Preset values overridden by explicit flags; validates every numeric value."""
+def resolve_config(args, parser) -> dict:
+    """Preset values overridden by explicit flags; cross-flag limits via parser.error."""
     preset = "smoke" if args.smoke else args.preset
-    cfg = {"preset": preset, **DEFAULTS, **PRESETS[preset]}
-    for key in list(DEFAULTS) + list(PRESETS["fast"]):
+    table = BP_PRESETS if args.learner == "backprop" else PRESETS
+    cfg = {"preset": preset, "learner": args.learner, **DEFAULTS, **table[preset]}
+    for key in list(DEFAULTS) + list(PRESETS["full"]):
         val = getattr(args, key, None)
         if val is not None:
             cfg[key] = val
     cfg["random_baseline"] = bool(cfg["random_baseline"])
     cfg["save_weights"] = args.save_weights
-    if args.readout_lr_grid is not None:
-        try:
-            cfg["readout_lr_grid"] = [float(v) for v in args.readout_lr_grid.split(",")]
-        except ValueError:
-            fail(f"--readout-lr-grid must be comma-separated numbers: {args.readout_lr_grid!r}")
-        if min(cfg["readout_lr_grid"]) <= 0:
-            fail("--readout-lr-grid values must be > 0")
-    if cfg["time_budget_s"] is not None and not cfg["time_budget_s"] > 0:
-        fail(f"--time-budget-s must be > 0, got {cfg['time_budget_s']}")
-    if args.layer_sizes is not None:
-        try:
-            cfg["layer_sizes"] = [int(s) for s in args.layer_sizes.split(",")]
-        except ValueError:
-            fail(f"--layer-sizes must be comma-separated integers, got {args.layer_sizes!r}")
-    ls = cfg["layer_sizes"]
-    if len(ls) < 4 or ls[0] != 784 or min(ls) <= 0:
-        fail("--layer-sizes needs 784 then at least 3 positive hidden sizes")
-    if cfg["epochs"] < 0:
-        fail(f"--epochs must be >= 0 (0 = untrained control), got {cfg['epochs']}")
-    for key in ("batch_size", "n_train", "readout_epochs", "readout_batch"):
-        if cfg[key] <= 0:
-            fail(f"--{key.replace('_', '-')} must be positive, got {cfg[key]}")
-    for key in ("n_holdout", "n_test", "n_blur"):
-        if cfg[key] < 0:
-            fail(f"--{key.replace('_', '-')} must be >= 0, got {cfg[key]}")
-    for key in ("lr", "readout_lr", "threshold"):
-        if not cfg[key] > 0:
-            fail(f"--{key.replace('_', '-')} must be > 0, got {cfg[key]}")
-    for key in ("weight_cost", "peer_norm"):
-        if not cfg[key] >= 0:
-            fail(f"--{key.replace('_', '-')} must be >= 0, got {cfg[key]}")
-    if cfg["readout_l2"] < 0:
-        fail(f"--readout-l2 must be >= 0, got {cfg['readout_l2']}")
+    ls = list(cfg["layer_sizes"])
+    if not (4 <= len(ls) <= 7) or ls[0] != 784:
+        parser.error("--layer-sizes needs 784 then 3 to 6 hidden widths")
+    cfg["layer_sizes"] = ls
     if cfg["n_train"] + cfg["n_holdout"] > 60000:
-        fail("--n-train plus --n-holdout must be at most 60000")
-    if cfg["n_test"] > 10000:
-        fail("--n-test must be at most 10000")
+        parser.error("--n-train plus --n-holdout must be at most 60000")
+    if cfg["readout_lr_grid"] and not cfg["n_holdout"]:
+        parser.error("--readout-lr-grid needs held-out images (--n-holdout > 0)")
     cfg["seed"] = args.seed
     return cfg
 
 
-def check_writable(path: str) -> None:
-    """Fail early (before training) if the --json path cannot be written."""
-    p = Path(path).resolve()
-    parent = p.parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        fail(f"cannot create folder for --json {path}: {e.strerror}")
-    if p.is_dir() or not os.access(parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
-        fail(f"cannot write --json {path}")
+def _child_init() -> None:
+    # Ctrl-C reaches the whole process group; only the parent reports it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def write_json_atomic(path: str, record: dict) -> None:
-    """Write record to path via a temporary file in the same folder and os.replace."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=".tmp_", suffix=".json")
-    with os.fdopen(fd, "w") as f:
-        json.dump(record, f, indent=1)
-        f.write("\n")
-    os.replace(tmp, p)
+def _seed_job(job):
+    cfg, data_dir = job
+    data = load_mnist(Path(data_dir))
+
+    def log(*a, **k):
+        print(f"[seed {cfg['seed']}]", *a, flush=True)
+
+    return run_learner(cfg, data, log=log)
 
 
-def goodness_histograms(layers, X_pos, X_neg, kind, bins=40):
-    """Per-layer histogram counts of goodness for real digits vs hybrids (for figures)."""
-    gp = layer_goodness(layers, X_pos, kind)
-    gn = layer_goodness(layers, X_neg, kind)
-    out = []
-    for a, c in zip(gp, gn, strict=True):
-        hi = float(np.percentile(np.concatenate([a, c]), 99.5))
-        edges = np.linspace(0.0, hi, bins + 1)
-        out.append(
-            {
-                "edges": np.round(edges, 4).tolist(),
-                "pos": np.histogram(a, edges)[0].tolist(),
-                "neg": np.histogram(c, edges)[0].tolist(),
-            }
-        )
-    return gp, gn, out
+def run_learner(cfg: dict, data: dict, log=print) -> dict:
+    """run (FF) or run_bp (backprop reference), by cfg["learner"]."""
+    return (run_bp if cfg.get("learner") == "backprop" else run)(cfg, data, log=log)
 
 
-def run(cfg: dict, data: dict, log=print, on_epoch=None, keep=False) -> dict:
-    """One full experiment: FF training, frozen read-out, a single test evaluation.
+def run_seeds(cfg: dict, n: int, workers: int, data_dir: str, data=None, log=print) -> dict:
+    """Seeds cfg["seed"] .. +n-1, reduced in seed order (combine_seeds).
 
-    Returns:
-        the result record (dict). With keep=True also record["_layers"] (the network).
+    A single seed runs in this process. A sweep runs every seed in a child process with
+    one BLAS thread (OPENBLAS_NUM_THREADS=1, also OMP/MKL), whatever --workers is, so its
+    results do not depend on the number of workers (the thread count changes float32
+    matmul results in the last bit).
     """
-    t_start = time.perf_counter()
-    root = np.random.default_rng(cfg["seed"])
-    rng_init, rng_ff, rng_ro, rng_eval, rng_base = root.spawn(5)
-    n_tr, n_ho = cfg["n_train"], cfg["n_holdout"]
-    Xall = data["train_images"].astype(np.float32) / 255.0
-    yall = data["train_labels"].astype(np.int64)
-    # Held-out tail of the training set (used for choices, never the test set).
-    X, y = Xall[:n_tr], yall[:n_tr]
-    Xho, yho = Xall[60000 - n_ho :], yall[60000 - n_ho :]
-    Xte = data["test_images"][: cfg["n_test"]].astype(np.float32) / 255.0
-    yte = data["test_labels"][: cfg["n_test"]].astype(np.int64)
-    gflops = measure_matmul_gflops(cfg["layer_sizes"], 2 * cfg["batch_size"])
-    log(f"  machine float32 matmul: {gflops:.1f} GFLOP/s (measured in this process)")
+    t0 = time.perf_counter()
+    if n == 1:
+        if data is None:
+            data = load_mnist(Path(data_dir))
+        return run_learner(cfg, data, log=log)
+    import multiprocessing as mp
 
-    layers = init_layers(rng_init, cfg["layer_sizes"])
-    base = None
-    if cfg["random_baseline"]:
-        # Control: the same read-out on the untrained (random) network's features.
-        t_b = time.perf_counter()
-        F = np.concatenate(forward_features(layers, X)[-3:], axis=1)
-        Fho = np.concatenate(forward_features(layers, Xho)[-3:], axis=1) if n_ho else None
-        Wb, bb, _ = train_readout(F, y, Fho, yho, cfg, rng_base, log=lambda *a, **k: None)
-        base = {
-            "train_error_pct": float(100 * np.mean(predict(Wb, bb, F) != y)),
-            "holdout_error_pct": float(100 * np.mean(predict(Wb, bb, Fho) != yho))
-            if n_ho
-            else None,
-            "time_s": time.perf_counter() - t_b,
-        }
-        del F, Fho
-        log(
-            f"  control, read-out on the untrained network: train err "
-            f"{base['train_error_pct']:.2f}%  held-out err {base['holdout_error_pct']}%",
-            flush=True,
-        )
-    layers, ff_hist = train_ff(X, cfg, rng_ff, layers=layers, on_epoch=on_epoch, log=log)
-    gflops_after = measure_matmul_gflops(cfg["layer_sizes"], 2 * cfg["batch_size"])
-    achieved = ff_hist["matmul_flops"] / ff_hist["ff_train_s"] / 1e9
-    # Against the fastest benchmark of the run (start, after every epoch, end): on a
-    # machine whose load changes, a slow sample must not flatter the fraction.
-    samples = [gflops, *ff_hist["matmul_gflops_samples"], gflops_after]
-    machine = max(samples)
-
-    t_ro = time.perf_counter()
-    F = np.concatenate(forward_features(layers, X)[-3:], axis=1)
-    Fho = np.concatenate(forward_features(layers, Xho)[-3:], axis=1) if n_ho else None
-    grid = cfg.get("readout_lr_grid") or []
-    if grid and n_ho:
-        # Choose the read-out learning rate on the held-out training images (never test).
-        best = None
-        ro_grid = {}
-        for lr_ro in grid:
-            c = {**cfg, "readout_lr": lr_ro}
-            res = train_readout(F, y, Fho, yho, c, rng_ro.spawn(1)[0], log=lambda *a, **k: None)
-            ro_grid[str(lr_ro)] = res[2]["val_err_pct"][-1]
-            log(f"  read-out lr {lr_ro:g}: held-out err {ro_grid[str(lr_ro)]:.2f}%", flush=True)
-            if best is None or ro_grid[str(lr_ro)] < best[0]:
-                best = (ro_grid[str(lr_ro)], lr_ro, res)
-        W_ro, b_ro, ro_hist = best[2]
-        ro_hist["chosen_lr"] = best[1]
-        ro_hist["grid_holdout_err_pct"] = ro_grid
-    else:
-        W_ro, b_ro, ro_hist = train_readout(F, y, Fho, yho, cfg, rng_ro, log=log)
-    if cfg.get("save_weights"):
-        np.savez(cfg["save_weights"], *[a for L in layers for a in (L["W"], L["b"])])
-    train_err = float(100 * np.mean(predict(W_ro, b_ro, F) != y))
-    ho_err = float(100 * np.mean(predict(W_ro, b_ro, Fho) != yho)) if n_ho else None
-    softmax_s = time.perf_counter() - t_ro
-    del F
-
-    # The test set, evaluated once.
-    Fte = np.concatenate(forward_features(layers, Xte)[-3:], axis=1)
-    pred = predict(W_ro, b_ro, Fte)
-    test_err = float(100 * np.mean(pred != yte))
-    conf = np.zeros((10, 10), np.int64)
-    np.add.at(conf, (yte, pred), 1)
-
-    # Goodness of test digits vs hybrids of test digits.
-    Xneg, masks, ia, ib = make_hybrids(Xte, rng_eval, cfg["n_blur"])
-    gp, gn, hists = goodness_histograms(layers, Xte, Xneg, cfg["goodness"])
-    sep = [float(np.mean(a) - np.mean(c)) for a, c in zip(gp, gn, strict=True)]
-    thr = layer_thresholds(cfg)
-    acc = [
-        float(np.mean(a > t) / 2 + np.mean(c <= t) / 2) for a, c, t in zip(gp, gn, thr, strict=True)
-    ]
-    W1 = layers[0]["W"]
-    top = np.argsort(-np.linalg.norm(W1, axis=0))[:25]
-    wall = time.perf_counter() - t_start
-
-    goal_full = 2.0 if cfg["preset"] == "full" else REFERENCE_V1_TEST_ERROR_PCT
-    met = test_err <= goal_full if cfg["preset"] == "full" else test_err < goal_full
-    met = met and cfg["epochs"] > 0  # --epochs 0 is the untrained control, not FF
-    record = {
-        "stub": "ff-hybrid-mnist",
-        "paper": PAPER,
-        "seed": cfg["seed"],
-        "n_seeds": 1,
-        "config": {k: v for k, v in cfg.items()},
-        "headline": {
-            "name": "test error (linear read-out on unsupervised FF features)",
-            "claim": (
-                "Unsupervised FF with hybrid-image negatives learns features on which a "
-                "linear softmax reaches 1.37% MNIST test error (paper, 4x2000 ReLUs)."
-            ),
-            "value": round(test_err, 3),
-            "unit": "%",
-            "paper_value": PAPER_TEST_ERROR_PCT,
-            "better": "lower",
-        },
-        "metrics": {
-            "test_error_pct": round(test_err, 3),
-            "train_error_pct": round(train_err, 3),
-            "holdout_error_pct": None if ho_err is None else round(ho_err, 3),
-            "goal_test_error_pct": goal_full,
-            "goal_met": bool(met),
-            "goodness_separation_per_layer": [round(s, 4) for s in sep],
-            "goodness_pos_mean_per_layer": [round(float(np.mean(a)), 4) for a in gp],
-            "goodness_neg_mean_per_layer": [round(float(np.mean(c)), 4) for c in gn],
-            "goodness_threshold_accuracy_per_layer": [round(a, 4) for a in acc],
-            "ff_epochs_completed": ff_hist["epochs_completed"],
-            "ff_train_s": round(ff_hist["ff_train_s"], 2),
-            "softmax_train_s": round(softmax_s, 2),
-            "examples_per_s": round(ff_hist["examples"] / ff_hist["ff_train_s"], 1),
-            "achieved_gflops": round(achieved, 2),
-            "machine_matmul_gflops": round(machine, 2),
-            "machine_matmul_gflops_start": round(gflops, 2),
-            "machine_matmul_gflops_after": round(gflops_after, 2),
-            "machine_matmul_gflops_min": round(min(samples), 2),
-            "matmul_benchmark_samples": len(samples),
-            "matmul_fraction": round(achieved / machine, 4),
-            "ff_matmul_tflop": round(ff_hist["matmul_flops"] / 1e12, 3),
-            "random_features_train_error_pct": None
-            if base is None
-            else round(base["train_error_pct"], 3),
-            "random_features_holdout_error_pct": None
-            if base is None
-            else base["holdout_error_pct"] and round(base["holdout_error_pct"], 3),
-            "random_features_s": None if base is None else round(base["time_s"], 2),
-            "confusion_matrix": conf.tolist(),
-        },
-        "history": {
-            "ff": {k: v for k, v in ff_hist.items() if isinstance(v, list)},
-            "readout": ro_hist,
-        },
-        "figures_data": {
-            "goodness_hist": hists,
-            "rf_units": top.tolist(),
-            "rf": np.round(W1[:, top].T, 4).tolist(),
-        },
-        "reproduces": "no" if not met else ("yes" if test_err <= 2.0 else "partial"),
-        "wall_time_s": round(wall, 2),
-        "env": {
-            "python": platform.python_version(),
-            "numpy": np.__version__,
-            "platform": platform.platform(),
-            "cpu_count": os.cpu_count(),
-        },
-    }
-    if keep:
-        record["_layers"] = layers
-    return record
-
-
-def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    cfg = resolve_config(args)
-    if args.json is not None:
-        check_writable(args.json)
-    print(f"{PROG}: config {json.dumps(cfg)}", flush=True)
+    jobs = [({**cfg, "seed": cfg["seed"] + k}, data_dir) for k in range(n)]
+    names = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+    saved = {k: os.environ.get(k) for k in names}
+    os.environ.update({k: "1" for k in names})
     try:
-        data = load_mnist(Path(args.data_dir))
-    except DataError as e:
-        fail(str(e))
-    rec = run(cfg, data)
+        pool = mp.get_context("spawn").Pool(min(workers, n), initializer=_child_init)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    try:
+        recs = pool.map(_seed_job, jobs, chunksize=1)
+        pool.close()
+    finally:
+        pool.terminate()
+        pool.join()
+    return combine_seeds(recs, time.perf_counter() - t0)
+
+
+def _main(argv) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    cfg = resolve_config(args, parser)
+    if args.json is not None:
+        check_output_path(parser, "--json", args.json)
+    if args.save_weights is not None:
+        if args.sweep > 1:
+            parser.error("--save-weights goes with a single seed (no --sweep)")
+        check_output_path(parser, "--save-weights", args.save_weights, suffix=".npz")
+    print(f"{PROG}: config {json.dumps(cfg)}", flush=True)
+    data = None
+    if args.sweep == 1:
+        data = load_mnist(Path(args.data_dir))  # DataError before any training
+    else:
+        load_mnist(Path(args.data_dir))  # check in the parent too: one clean error
+    rec = run_seeds(cfg, args.sweep, args.workers, args.data_dir, data=data)
     m = rec["metrics"]
     if args.json is not None:
-        write_json_atomic(args.json, rec)
+        write_atomic(args.json, record_json(rec))
+    seeds = f"seeds {cfg['seed']}..{cfg['seed'] + args.sweep - 1}" if args.sweep > 1 else ""
     print(
-        f"{PROG}: preset {cfg['preset']} seed {cfg['seed']}: test error {m['test_error_pct']:.2f}% "
-        f"(paper {PAPER_TEST_ERROR_PCT}%), train {m['train_error_pct']:.2f}%, "
-        f"FF {m['ff_train_s']:.0f}s, {m['examples_per_s']:.0f} ex/s, "
-        f"matmul_fraction {m['matmul_fraction']:.2f}, wall {rec['wall_time_s']:.0f}s",
+        f"{PROG}: preset {cfg['preset']} seed {cfg['seed']} {seeds}: test error "
+        f"{m['test_error_pct']:.2f}% (paper {PAPER_TEST_ERROR_PCT}%), train "
+        f"{m['train_error_pct']:.2f}%, wall {rec['wall_time_s']:.0f}s",
         flush=True,
     )
     return 0
+
+
+def main(argv=None) -> int:
+    """Entry point: exit 0 ok, 2 bad input or data, 3 diverged, 74 cannot write,
+    130 interrupted, 143 terminated; one line on stderr, never a traceback."""
+    signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        return _main(argv)
+    except DataError as e:
+        sys.stderr.write(f"{PROG}: error: {e}\n")
+        return 2
+    except Diverged as e:
+        sys.stderr.write(f"{PROG}: {e}\n")
+        return 3
+    except OutputError as e:
+        sys.stderr.write(f"{PROG}: error: {e}\n")
+        return 74
+    except KeyboardInterrupt:
+        sys.stderr.write(f"{PROG}: interrupted\n")
+        return 130
+    except Terminated:
+        sys.stderr.write(f"{PROG}: terminated\n")
+        return 143
 
 
 if __name__ == "__main__":
