@@ -36,7 +36,7 @@ import numpy as np
 
 HEADLINE_ARGS = ["--preset", "fast"]
 HEADLINE_BUDGET_S = 1500
-FULL_ARGS = ["--preset", "full", "--sweep", "2", "--workers", "2"]
+FULL_ARGS = ["--preset", "full"]
 FULL_BUDGET_S = 6600
 
 PROG = "ff_hybrid_mnist.py"
