@@ -465,7 +465,6 @@ def check_pages(
 
 async def _check_pages(base, pages, root, site, shots, chromium):
     from playwright.async_api import Error as PlaywrightError
-    from playwright.async_api import async_playwright
 
     failures: list[str] = []
     notes: list[str] = []
@@ -505,25 +504,7 @@ async def _check_pages(base, pages, root, site, shots, chromium):
             write_atomic(shots / shot_name(path, width), shot)
         return width, path, msgs, rep
 
-    results = []
-    with tempfile.TemporaryDirectory(prefix="check_site_profile_") as profile:
-        async with async_playwright() as pw:
-            ctx = await pw.chromium.launch_persistent_context(
-                profile,
-                executable_path=chromium,
-                headless=True,
-                args=CHROMIUM_FLAGS,
-                viewport={"width": VIEWPORTS[0][1], "height": VIEWPORTS[0][2]},
-            )
-            await ctx.route("**/*", route)
-            gate = asyncio.Semaphore(PARALLEL_PAGES)
-            try:
-                jobs = [visit(ctx, gate, *vp, path) for vp in VIEWPORTS for path in pages]
-                results = await asyncio.gather(*jobs)
-            except PlaywrightError as exc:
-                failures.append(f"browser error: {str(exc).splitlines()[0]}")
-            finally:
-                await ctx.close()
+    results = await _run_browser(chromium, route, visit, pages, failures, PlaywrightError)
     for width, path, msgs, rep in results:
         if rep is not None:
             msgs += judge_report(
@@ -562,6 +543,56 @@ async def _check_pages(base, pages, root, site, shots, chromium):
         if why:
             failures.append(f"{page_path}: GIF {gif} {why}")
     return failures, notes, counts
+
+
+async def _run_browser(chromium, route, visit, pages, failures, error_type):
+    """Visit every page at every width in one Chromium; return the visits' results.
+
+    SIGINT and SIGTERM cancel the visits; the browser is closed before the signal is
+    turned into KeyboardInterrupt or Terminated, so no Chromium process outlives the check.
+    """
+    from playwright.async_api import async_playwright
+
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    signals: list[int] = []
+
+    def on_signal(signum: int) -> None:
+        signals.append(signum)
+        task.cancel()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, on_signal, signum)
+    results = []
+    try:
+        with tempfile.TemporaryDirectory(
+            prefix="check_site_profile_", ignore_cleanup_errors=True
+        ) as profile:
+            async with async_playwright() as pw:
+                ctx = await pw.chromium.launch_persistent_context(
+                    profile,
+                    executable_path=chromium,
+                    headless=True,
+                    args=CHROMIUM_FLAGS,
+                    viewport={"width": VIEWPORTS[0][1], "height": VIEWPORTS[0][2]},
+                )
+                try:
+                    await ctx.route("**/*", route)
+                    gate = asyncio.Semaphore(PARALLEL_PAGES)
+                    jobs = [visit(ctx, gate, *vp, path) for vp in VIEWPORTS for path in pages]
+                    results = await asyncio.gather(*jobs)
+                except error_type as exc:
+                    failures.append(f"browser error: {str(exc).splitlines()[0]}")
+                finally:
+                    await asyncio.shield(ctx.close())
+    except asyncio.CancelledError:
+        if signals:
+            raise KeyboardInterrupt() if signals[0] == signal.SIGINT else Terminated() from None
+        raise
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+    return results
 
 
 async def _load(page, url: str, local, blocked) -> tuple[list[str], dict | None]:
