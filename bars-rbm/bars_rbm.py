@@ -28,9 +28,11 @@ docstrings), so the same code trains one RBM or a whole sweep at once.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
+import signal
 import sys
 import tempfile
 import time
@@ -41,6 +43,17 @@ import numpy as np
 
 HEADLINE_ARGS = ["--sweep", "10"]
 HEADLINE_BUDGET_S = 120
+# Golden smoke records (results/NAME), rerun and compared by tools/test_golden.py.
+GOLDEN_RUNS = {
+    "smoke.json": ["bars_rbm.py", "--smoke"],
+    "smoke_cd1.json": ["bars_rbm.py", "--smoke", "--method", "cd1"],
+    "smoke_cdk.json": ["bars_rbm.py", "--smoke", "--method", "cdk", "--k", "3"],
+    "smoke_exact.json": ["bars_rbm.py", "--smoke", "--method", "exact"],
+}
+# float64 throughout (the only float32 values are the uniforms compared with
+# probabilities); reruns on this machine are bit-identical. 1e-9 leaves room for a
+# last-digit difference in a BLAS sum of the exact evaluation on another machine.
+GOLDEN_RTOL = 1e-9
 
 PAPER = "Hinton (2002); bars after Foldiak (1990); PCD after Tieleman (2008)"
 SIDE = 4
@@ -222,12 +235,17 @@ def exact_loglik_grad(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Gradient of the expected log-likelihood sum_x p(x) log p_model(x), in nats.
 
-    = <v h^T>_data - <v h^T>_model (maximum-likelihood rule for RBMs), with the data term
-    weighted by ``probs`` (M,) over ``images`` (M, V), e.g. the exact data distribution.
-    Returns (dW (..., V, H), db_v (..., V), db_h (..., H)).
+    = <v h^T>_data - <v h^T>_model (the maximum-likelihood rule for RBMs; Hinton 2002,
+    eq. for the log-likelihood derivative, and the guide, sec. 2), with the data term
+    weighted by ``probs`` (M,) or (..., M) over ``images`` (M, V): the exact data
+    distribution, or a training set's empirical frequencies (one row per seed).
+    The model term is exact: a sum over the 2^H hidden states with the visible units
+    summed in closed form (``model_statistics``).
+    Returns (dW (..., V, H), db_v (..., V), db_h (..., H)), float64, nats per case.
+    Raises ValueError if H > 16.
     """
     q = sigmoid(images @ W + b_h[..., None, :])  # (..., M, H)
-    w = probs[:, None]
+    w = probs[..., :, None]
     d_vh = np.swapaxes(images * w, -1, -2) @ q
     d_v = probs @ images
     d_h = (q * w).sum(axis=-2)
@@ -357,17 +375,34 @@ def sparsity_penalty(
 # 4. Training
 
 
+METHODS = ("cd1", "cdk", "pcd", "exact")
+MAX_PARAM = 1e6  # |parameter| above this counts as divergence (sigmoids saturate long before)
+
+
+class Diverged(ArithmeticError):
+    """Training produced a non-finite (or absurdly large) value; no record is written."""
+
+    def __init__(self, epoch: int, what: str):
+        super().__init__(f"diverged at epoch {epoch} ({what})")
+        self.epoch, self.what = epoch, what
+
+
 @dataclass
 class Config:
     """Every hyperparameter of a run; defaults and their sources are in the README.
 
-    method: "cd1", "cdk" (k Gibbs steps) or "pcd" (k steps per update on n_chains
-    persistent chains). Learning rate decays linearly from lr to lr_final. Momentum is
-    initial_momentum for the first momentum_epochs epochs, then momentum. The sparsity
-    term (sparsity_cost > 0) pulls each hidden unit's mean activation towards
+    method: "cd1", "cdk" (k Gibbs steps), "pcd" (k steps per update on n_chains
+    persistent chains) or "exact" (the exact log-likelihood gradient of the training
+    set, or of the exact data distribution when exact_data == "population", in place of
+    the sampled direction; same number of updates per epoch, n_train // batch_size).
+    Learning rate: ``lr_at``; momentum: ``momentum_at``. The sparsity term
+    (sparsity_cost > 0) pulls each hidden unit's mean activation towards
     sparsity_target through its bias and, if sparsity_weights, its incoming weights.
-    eval_every: epochs between exact evaluations for the learning curves (0 = only at
-    the end). exact: enable exact log Z / KL (needs n_hidden <= 16).
+    init_bars > 0 starts hidden unit j < 8 at init_bars times bar template j (plus the
+    random init): a start that knows the answer, used only to estimate the lowest KL the
+    model class reaches (this catalog's choice). eval_every: epochs between exact
+    evaluations for the learning curves (0 = only at the end). exact: enable exact log Z
+    / KL (needs n_hidden <= 16).
     """
 
     n_hidden: int = 8
@@ -388,15 +423,39 @@ class Config:
     sparsity_weights: bool = True
     init_std: float = 0.01
     init_b_h: float = -4.0
+    init_bars: float = 0.0
     n_train: int = 2000
     n_heldout: int = 2000
     p_bar: float = 1.0 / 8
     eval_every: int = 0
     exact: bool = True
+    exact_data: str = "train"
 
     def k_used(self) -> int:
-        """Gibbs steps per update actually used (CD-1 forces 1)."""
-        return 1 if self.method == "cd1" else self.k
+        """Gibbs steps per update actually used (CD-1 and the exact gradient: 1, unused)."""
+        return 1 if self.method in ("cd1", "exact") else self.k
+
+
+def lr_at(cfg: Config, step: int, total_steps: int) -> float:
+    """Learning rate of update ``step`` (0-based) of ``total_steps``: linear decay.
+
+    lr + (lr_final - lr) * step / total_steps, so the first update uses ``lr`` and the
+    last one lr_final + (lr - lr_final) / total_steps (this catalog's choice: the guide,
+    sec. 7, gives the scale, not the decay).
+    """
+    return cfg.lr + (cfg.lr_final - cfg.lr) * (step / total_steps)
+
+
+def momentum_at(cfg: Config, epoch: int) -> float:
+    """Momentum of every update in ``epoch`` (1-based): initial_momentum for the first
+    momentum_epochs epochs, then momentum (guide, sec. 9)."""
+    return cfg.initial_momentum if epoch <= cfg.momentum_epochs else cfg.momentum
+
+
+def update_sparsity_estimate(q_est: np.ndarray, q_batch: np.ndarray, decay: float) -> np.ndarray:
+    """Running average of each hidden unit's mean activation probability on the data
+    (guide, sec. 11): decay * q_est + (1 - decay) * q_batch, shapes (..., H)."""
+    return decay * q_est + (1.0 - decay) * q_batch
 
 
 def seed_generators(seed: int) -> dict[str, np.random.Generator]:
@@ -408,7 +467,10 @@ def seed_generators(seed: int) -> dict[str, np.random.Generator]:
 
 
 def make_datasets(cfg: Config, seeds: list[int]) -> tuple[np.ndarray, np.ndarray]:
-    """Training and held-out bars sets per seed: (S, n_train, 16) and (S, n_heldout, 16)."""
+    """Training and held-out bars sets per seed: (S, n_train, 16) and (S, n_heldout, 16).
+
+    The two sets come from different child generators of the seed, so they are
+    independent samples of the same distribution."""
     train, held = [], []
     for s in seeds:
         g = seed_generators(s)
@@ -417,11 +479,29 @@ def make_datasets(cfg: Config, seeds: list[int]) -> tuple[np.ndarray, np.ndarray
     return np.stack(train), np.stack(held)
 
 
+def empirical_distribution(x: np.ndarray, images: np.ndarray) -> np.ndarray:
+    """Frequencies of each row of ``images`` (M, V) in the sets ``x`` (..., N, V).
+
+    Returns float64 (..., M) summing to 1 per set. Raises ValueError if a row of x is not
+    among ``images`` (bars data always is: every bars image is one of the 226)."""
+    bits = 1 << np.arange(x.shape[-1])
+    table = images.astype(np.int64) @ bits
+    codes = x.astype(np.int64) @ bits
+    idx = np.searchsorted(table, codes)
+    idx = np.minimum(idx, len(table) - 1)
+    if not np.all(table[idx] == codes):
+        raise ValueError("a training image is not in the image table")
+    flat = idx.reshape(-1, idx.shape[-1])
+    counts = np.stack([np.bincount(r, minlength=len(table)) for r in flat])
+    return (counts / idx.shape[-1]).reshape(idx.shape[:-1] + (len(table),))
+
+
 def init_params(cfg: Config, seeds: list[int], train: np.ndarray):
     """Initial parameters (guide, sec. 8).
 
     W ~ N(0, init_std^2); b_v = logit of each pixel's training mean; b_h = init_b_h
-    (the guide's "large negative value like -4" that starts the hidden units sparse).
+    (the guide's "large negative value like -4" that starts the hidden units sparse);
+    with init_bars > 0, unit j < 8 also gets init_bars * template j.
 
     Returns (W (S, 16, H), b_v (S, 16), b_h (S, H)), float64.
     """
@@ -431,10 +511,38 @@ def init_params(cfg: Config, seeds: list[int], train: np.ndarray):
             for s in seeds
         ]
     )
+    if cfg.init_bars > 0:  # a start that knows the answer (reference runs only)
+        n = min(cfg.n_hidden, N_BARS)
+        W[:, :, :n] += cfg.init_bars * bar_templates()[:n].T
     p = np.clip(train.mean(axis=1), 1e-3, 1 - 1e-3)
     b_v = np.log(p / (1.0 - p))
     b_h = np.full((len(seeds), cfg.n_hidden), float(cfg.init_b_h))
     return W, b_v, b_h
+
+
+def exact_direction(W, b_v, b_h, images, probs):
+    """The exact gradient as an update direction, with the same ``info`` as ``cd_k``.
+
+    info["q_data"] (..., H): exact mean of p(h | v) under ``probs``; info["recon_err"]
+    (...,): the mean-field reconstruction error sum_x p(x) mean_i (x_i - p(v_i | q(x)))^2
+    (no sampling: this method draws no noise)."""
+    dW, db_v, db_h = exact_loglik_grad(W, b_v, b_h, images, probs)
+    q = sigmoid(images @ W + b_h[..., None, :])
+    pv = sigmoid(q @ np.swapaxes(W, -1, -2) + b_v[..., None, :])
+    recon = (probs * ((images - pv) ** 2).mean(axis=-1)).sum(axis=-1)
+    q_data = (probs[..., :, None] * q).sum(axis=-2)
+    return dW, db_v, db_h, {"recon_err": recon, "q_data": q_data}
+
+
+def check_finite(epoch: int, **arrays) -> None:
+    """Raise Diverged if any array holds a non-finite value or |value| > MAX_PARAM."""
+    for name, a in arrays.items():
+        if a is None:
+            continue
+        if not np.all(np.isfinite(a)):
+            raise Diverged(epoch, f"{name} is not finite")
+        if np.abs(a).max() > MAX_PARAM:
+            raise Diverged(epoch, f"|{name}| exceeds {MAX_PARAM:g}")
 
 
 def train(
@@ -447,12 +555,16 @@ def train(
 
     Mini-batch gradient ascent with momentum (guide, sec. 9), L2 weight decay on W
     (sec. 10), an optional sparsity target on the hidden units (sec. 11), and a learning
-    rate decayed linearly from ``lr`` to ``lr_final`` over the run. Seed s draws its
-    data, initial weights and sampling noise from its own generators, so a sweep gives
-    per seed what a single run with that seed gives.
+    rate decayed linearly from ``lr`` to ``lr_final`` over the run (``lr_at``). Seed s
+    draws its data, initial weights and sampling noise from its own generators, so a
+    sweep gives per seed what a single run with that seed gives. Method "exact" makes the
+    same number of updates with the exact gradient of the whole training set (or of the
+    exact data distribution) instead of a sampled mini-batch direction.
     Returns a dict with W (S, V, H), b_v, b_h, the training/held-out data, and a
     ``history`` dict of per-evaluation metrics (epoch, kl_bits, n_bars, recon_err) and
     optional weight snapshots (for the GIF).
+    Raises Diverged when a parameter or the reconstruction error stops being finite
+    (checked once per epoch).
     """
     S = len(seeds)
     train_x, held_x = make_datasets(cfg, seeds)
@@ -468,6 +580,13 @@ def train(
     if cfg.method == "pcd":  # fantasy chains start at random training cases
         idx = np.stack([g.integers(0, cfg.n_train, C) for g in samplers])
         chains = np.take_along_axis(train_x, idx[:, :, None], axis=1)
+    if cfg.method == "exact":
+        ex_images, ex_probs = exact_data_distribution(cfg.p_bar)
+        if cfg.exact_data == "population":
+            ex_weights = np.broadcast_to(ex_probs, (S, len(ex_probs)))
+        else:
+            ex_weights = empirical_distribution(train_x, ex_images)
+        ex_vmean = ex_weights @ ex_images  # (S, V)
     q_est = np.full((S, H), cfg.sparsity_target)
     data = exact_data_distribution(cfg.p_bar) if cfg.exact else None
     hist = {"epoch": [], "kl_bits": [], "n_bars": [], "recon_err": [], "snapshots": []}
@@ -489,26 +608,35 @@ def train(
     seed_ix = np.arange(S)[:, None]
     use_sparsity = cfg.sparsity_cost > 0
     for epoch in range(1, cfg.epochs + 1):
-        perm = np.stack([g.permutation(cfg.n_train) for g in samplers])
-        noise = np.stack([g.random((n_batches, B, n_noise), np.float32) for g in samplers])
+        if cfg.method != "exact":
+            perm = np.stack([g.permutation(cfg.n_train) for g in samplers])
+            noise = np.stack([g.random((n_batches, B, n_noise), np.float32) for g in samplers])
         if cfg.method == "pcd":
             noise_c = np.stack([g.random((n_batches, C, n_noise), np.float32) for g in samplers])
-        mom = cfg.initial_momentum if epoch <= cfg.momentum_epochs else cfg.momentum
+        mom = momentum_at(cfg, epoch)
         recon_sum[:] = 0.0
         for bi in range(n_batches):
-            frac = step / total_steps
-            lr = cfg.lr + (cfg.lr_final - cfg.lr) * frac
-            v0 = train_x[seed_ix, perm[:, bi * B : (bi + 1) * B]]
-            if cfg.method == "pcd":
-                dW, db_v, db_h, info, chains = pcd(
-                    v0, chains, W, b_v, b_h, k, noise[:, bi], noise_c[:, bi]
-                )
+            lr = lr_at(cfg, step, total_steps)
+            if cfg.method == "exact":
+                dW, db_v, db_h, info = exact_direction(W, b_v, b_h, ex_images, ex_weights)
+                v_mean = ex_vmean
             else:
-                dW, db_v, db_h, info = cd_k(v0, W, b_v, b_h, k, noise[:, bi])
+                v0 = train_x[seed_ix, perm[:, bi * B : (bi + 1) * B]]
+                v_mean = v0.sum(axis=1) * (1.0 / B)
+                if cfg.method == "pcd":
+                    dW, db_v, db_h, info, chains = pcd(
+                        v0, chains, W, b_v, b_h, k, noise[:, bi], noise_c[:, bi]
+                    )
+                else:
+                    dW, db_v, db_h, info = cd_k(v0, W, b_v, b_h, k, noise[:, bi])
             if use_sparsity:
-                q_est = cfg.sparsity_decay * q_est + (1 - cfg.sparsity_decay) * info["q_data"]
-                v_mean = v0.sum(axis=1) * (1.0 / B) if cfg.sparsity_weights else None
-                sW, sh = sparsity_penalty(q_est, cfg.sparsity_target, cfg.sparsity_cost, v_mean)
+                q_est = update_sparsity_estimate(q_est, info["q_data"], cfg.sparsity_decay)
+                sW, sh = sparsity_penalty(
+                    q_est,
+                    cfg.sparsity_target,
+                    cfg.sparsity_cost,
+                    v_mean if cfg.sparsity_weights else None,
+                )
                 db_h = db_h + sh
                 if sW is not None:
                     dW = dW + sW
@@ -523,6 +651,8 @@ def train(
             b_h += vel[2]
             recon_sum += info["recon_err"]
             step += 1
+        with np.errstate(all="ignore"):
+            check_finite(epoch, W=W, b_v=b_v, b_h=b_h, recon_err=recon_sum)
         if (cfg.eval_every and epoch % cfg.eval_every == 0) or epoch == cfg.epochs:
             record(epoch, recon_sum / n_batches)
         if progress and (epoch % max(1, cfg.epochs // 10) == 0 or epoch == cfg.epochs):
@@ -615,104 +745,394 @@ def evaluate(cfg: Config, out: dict) -> dict:
 
 
 # ---------------------------------------------------------------------------------------
-# 6. CLI
+# 6. CLI and the file contract (argument ranges, output paths, atomic writes, signals)
+
+EXIT_OK, EXIT_USAGE, EXIT_DIVERGED, EXIT_CANNOT_WRITE = 0, 2, 3, 74
+EXIT_SIGINT, EXIT_SIGTERM = 130, 143
+MAX_SEEDS = 1000
+MAX_WORK = 2e11  # rough multiply-adds per run; about an hour on one core
+MAX_BYTES = 2e9  # largest array a run may allocate
 
 
-class CleanArgumentParser(argparse.ArgumentParser):
-    """ArgumentParser whose errors are one line on stderr and exit code 2."""
+class CleanParser(argparse.ArgumentParser):
+    """ArgumentParser whose errors are one line ``<prog>: error: <message>``, exit 2."""
 
     def error(self, message: str) -> None:  # noqa: D102 - argparse hook
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {' '.join(str(message).split())}\n")
 
 
-def build_parser() -> CleanArgumentParser:
-    """The command-line interface; defaults come from ``Config``."""
+CleanArgumentParser = CleanParser  # older name, kept for the figure scripts' imports
+
+
+class Terminated(BaseException):
+    """Raised by the SIGTERM handler so that ``finally`` blocks and cleanups run."""
+
+
+class WriteError(Exception):
+    """An output file could not be written (exit 74); carries the path and strerror."""
+
+    def __init__(self, path: Path, strerror: str):
+        super().__init__(f"cannot write {path}: {strerror}")
+        self.path, self.strerror = path, strerror
+
+
+def _number_type(kind, lo, hi, lo_open=False, hi_open=False):
+    conv = int if kind == "int" else float
+    lo_b, hi_b = ("(" if lo_open else "["), (")" if hi_open else "]")
+    fmt = "d" if kind == "int" else "g"
+
+    def parse(text: str):
+        try:
+            x = conv(text)
+        except (TypeError, ValueError):
+            raise argparse.ArgumentTypeError(f"{text!r} is not an {kind}") from None
+        if kind == "float" and not np.isfinite(x):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+        if x < lo or x > hi or (lo_open and x == lo) or (hi_open and x == hi):
+            raise argparse.ArgumentTypeError(
+                f"{text} is outside {lo_b}{lo:{fmt}}, {hi:{fmt}}{hi_b}"
+            )
+        return x
+
+    parse.kind, parse.lo, parse.hi, parse.lo_open, parse.hi_open = kind, lo, hi, lo_open, hi_open
+    parse.__name__ = f"{kind}_in"
+    return parse
+
+
+def int_in(lo: int, hi: int):
+    """argparse type: an integer in [lo, hi]; carries .kind .lo .hi .lo_open .hi_open."""
+    return _number_type("int", lo, hi)
+
+
+def float_in(lo: float, hi: float, lo_open: bool = False, hi_open: bool = False):
+    """argparse type: a finite float in the interval lo..hi (open ends as flagged)."""
+    return _number_type("float", lo, hi, lo_open, hi_open)
+
+
+def check_output_path(path: Path, flag: str) -> None:
+    """Check before any training that ``path`` can be written; UsageError names it.
+
+    Creates the parent folder if missing, refuses a folder target or a name longer than
+    the file system allows, and probes by creating and deleting a temporary file there.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise UsageError(f"{flag} {path} is a folder, not a file")
+    if len(os.fsencode(path.name)) > 255:
+        raise UsageError(f"{flag} {path}: file name too long")
+    parent = path.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        if not parent.is_dir():
+            raise UsageError(f"{flag} {path}: {parent} is not a folder")
+        fd, tmp = tempfile.mkstemp(prefix=".tmp_", dir=parent)
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as exc:
+        raise UsageError(f"{flag} {path}: cannot write there ({exc.strerror})") from None
+
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
+def write_atomic(path: Path, data) -> None:
+    """Write ``data`` (str, bytes, or a callable taking a binary file) to ``path`` atomically.
+
+    Temporary file in the target's folder, write, flush, fsync, os.replace. SIGINT and
+    SIGTERM are blocked from just before the temporary file exists until it is renamed or
+    removed, and it is removed on every failure. Raises WriteError on OSError.
+    """
+    path = Path(path)
+    block = {signal.SIGINT, signal.SIGTERM}
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, block)
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".tmp_", dir=path.parent)
+        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the usual mode
+        with os.fdopen(fd, "wb") as fh:
+            if callable(data):
+                data(fh)
+            else:
+                fh.write(data.encode("utf-8") if isinstance(data, str) else data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        tmp = None
+    except OSError as exc:
+        raise WriteError(path, exc.strerror or str(exc)) from None
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def assert_finite_record(obj, where: str = "record") -> None:
+    """Raise ValueError naming the key if any float in a nested record is not finite."""
+    if isinstance(obj, float) and not np.isfinite(obj):
+        raise ValueError(f"{where} is not finite")
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            assert_finite_record(v, f"{where}.{k}")
+    elif isinstance(obj, list | tuple):
+        for i, v in enumerate(obj):
+            assert_finite_record(v, f"{where}[{i}]")
+
+
+def record_json(record: dict) -> str:
+    """Strict JSON text of a record (no NaN / inf; ValueError names the key if any)."""
+    assert_finite_record(record)
+    return json.dumps(record, allow_nan=False, indent=1) + "\n"
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
+
+
+def run_main(main_fn, prog: str, argv=None) -> int:
+    """Run ``main_fn(argv)`` under the exit-code contract; return the exit code.
+
+    0 ok, 2 bad input, 3 diverged, 74 cannot write output, 130 SIGINT, 143 SIGTERM; each
+    failure is one line on stderr, never a traceback.
+    """
+    with contextlib.suppress(ValueError):  # not in the main thread: keep the default
+        signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        with np.errstate(all="ignore"):
+            return main_fn(argv)
+    except Diverged as exc:
+        print(f"{prog}: {exc}; lower --lr", file=sys.stderr)
+        return EXIT_DIVERGED
+    except WriteError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return EXIT_CANNOT_WRITE
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return EXIT_SIGINT
+    except Terminated:
+        print(f"{prog}: terminated", file=sys.stderr)
+        return EXIT_SIGTERM
+
+
+def build_parser() -> CleanParser:
+    """The command-line interface of bars_rbm.py; defaults come from ``Config``."""
     c = Config()
-    p = CleanArgumentParser(
+    p = CleanParser(
         prog="bars_rbm.py",
-        description="RBM on the 4x4 bars problem: CD-1 / CD-k / PCD, scored exactly.",
+        description="RBM on the 4x4 bars problem: CD-1 / CD-k / PCD / exact gradient, "
+        "scored exactly. Exit codes: 0 ok, 2 bad input, 3 diverged, 74 cannot write, "
+        "130 interrupted, 143 terminated.",
         allow_abbrev=False,
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of a single run (default 0)")
-    p.add_argument("--sweep", type=int, default=0, metavar="N", help="run seeds 0..N-1")
-    p.add_argument("--json", type=Path, help="write the result record here (atomically)")
-    p.add_argument("--smoke", action="store_true", help="tiny configuration for CI")
-    p.add_argument("--n-hidden", type=int, default=c.n_hidden, help="hidden units (8)")
-    p.add_argument("--method", choices=("cd1", "cdk", "pcd"), default=c.method)
-    p.add_argument("--k", type=int, default=None, help="Gibbs steps (cdk: 10, pcd: 1)")
-    p.add_argument("--n-chains", type=int, default=c.n_chains, help="PCD fantasy chains")
-    p.add_argument("--epochs", type=int, default=c.epochs)
-    p.add_argument("--batch-size", type=int, default=c.batch_size)
-    p.add_argument("--lr", type=float, default=c.lr, help="initial learning rate")
-    p.add_argument("--lr-final", type=float, default=c.lr_final, help="learning rate at end")
-    p.add_argument("--momentum", type=float, default=c.momentum)
-    p.add_argument("--initial-momentum", type=float, default=c.initial_momentum)
-    p.add_argument("--momentum-epochs", type=int, default=c.momentum_epochs)
-    p.add_argument("--weight-decay", type=float, default=c.weight_decay, help="L2 on W")
-    p.add_argument("--sparsity-target", type=float, default=c.sparsity_target)
     p.add_argument(
-        "--sparsity-cost", type=float, default=c.sparsity_cost, help="0 disables sparsity"
+        "--seed",
+        type=int_in(0, 2**32 - 1),
+        default=0,
+        help="seed of a single run, or the first seed of a sweep (int, 0..2^32-1; default 0)",
+    )
+    p.add_argument(
+        "--sweep",
+        type=int_in(0, MAX_SEEDS),
+        default=0,
+        metavar="N",
+        help=f"run N seeds, --seed .. --seed+N-1, as one batch (int, 0..{MAX_SEEDS}; "
+        "0 = a single run; default 0)",
+    )
+    p.add_argument("--json", type=Path, help="write the result record to this file (path)")
+    p.add_argument(
+        "--smoke",
+        action="store_true",
+        help="tiny configuration for CI: 10 epochs, 500 training and 300 held-out images",
+    )
+    p.add_argument(
+        "--n-hidden",
+        type=int_in(1, 256),
+        default=c.n_hidden,
+        help=f"hidden units (int, 1..256, at most {MAX_EXACT_HIDDEN} unless --no-exact; "
+        f"default {c.n_hidden})",
+    )
+    p.add_argument(
+        "--method",
+        choices=METHODS,
+        default=c.method,
+        help="learning rule: cd1, cdk (k Gibbs steps), pcd (persistent chains) or exact "
+        f"(exact log-likelihood gradient; n_hidden <= 12) (default {c.method})",
+    )
+    p.add_argument(
+        "--k",
+        type=int_in(1, 1000),
+        default=None,
+        help="Gibbs steps per update (int, 1..1000; default 10 for cdk, 1 for pcd)",
+    )
+    p.add_argument(
+        "--n-chains",
+        type=int_in(1, 10000),
+        default=c.n_chains,
+        help=f"PCD persistent chains (int, 1..10000; default {c.n_chains})",
+    )
+    p.add_argument(
+        "--epochs",
+        type=int_in(1, 10000),
+        default=c.epochs,
+        help=f"passes over the training set (int, 1..10000; default {c.epochs})",
+    )
+    p.add_argument(
+        "--batch-size",
+        type=int_in(1, 100000),
+        default=c.batch_size,
+        help=f"images per update (int, 1..100000, <= --n-train; default {c.batch_size})",
+    )
+    p.add_argument(
+        "--lr",
+        type=float_in(0, 1e12, lo_open=True),
+        default=c.lr,
+        help=f"initial learning rate, per update (float, 0 < lr <= 1e12; default {c.lr}); "
+        "a rate that makes training diverge ends with exit code 3",
+    )
+    p.add_argument(
+        "--lr-final",
+        type=float_in(0, 1e12),
+        default=c.lr_final,
+        help="learning rate of the last update, linear decay from --lr "
+        f"(float, 0..1e12; default {c.lr_final:g})",
+    )
+    p.add_argument(
+        "--momentum",
+        type=float_in(0, 1, hi_open=True),
+        default=c.momentum,
+        help=f"momentum after --momentum-epochs (float, 0 <= m < 1; default {c.momentum})",
+    )
+    p.add_argument(
+        "--initial-momentum",
+        type=float_in(0, 1, hi_open=True),
+        default=c.initial_momentum,
+        help=f"momentum of the first epochs (float, 0 <= m < 1; default {c.initial_momentum})",
+    )
+    p.add_argument(
+        "--momentum-epochs",
+        type=int_in(0, 10000),
+        default=c.momentum_epochs,
+        help=f"epochs at --initial-momentum (int, 0..10000; default {c.momentum_epochs})",
+    )
+    p.add_argument(
+        "--weight-decay",
+        type=float_in(0, 10),
+        default=c.weight_decay,
+        help=f"L2 weight cost on W, per update (float, 0..10; default {c.weight_decay:g})",
+    )
+    p.add_argument(
+        "--sparsity-target",
+        type=float_in(0, 1, lo_open=True, hi_open=True),
+        default=c.sparsity_target,
+        help=f"target mean activation of a hidden unit (float, 0 < t < 1; default "
+        f"{c.sparsity_target})",
+    )
+    p.add_argument(
+        "--sparsity-cost",
+        type=float_in(0, 100),
+        default=c.sparsity_cost,
+        help=f"weight of the sparsity term (float, 0..100, 0 disables it; default "
+        f"{c.sparsity_cost})",
     )
     p.add_argument(
         "--sparsity-bias-only",
         action="store_true",
         help="apply the sparsity term to hidden biases only (default: biases and weights)",
     )
-    p.add_argument("--init-std", type=float, default=c.init_std)
-    p.add_argument("--init-b-h", type=float, default=c.init_b_h, help="initial hidden bias")
-    p.add_argument("--n-train", type=int, default=c.n_train)
-    p.add_argument("--n-heldout", type=int, default=c.n_heldout)
     p.add_argument(
-        "--eval-every", type=int, default=c.eval_every, help="epochs per curve point (0: end)"
+        "--init-std",
+        type=float_in(0, 10, lo_open=True),
+        default=c.init_std,
+        help=f"std of the initial weights (float, 0 < s <= 10; default {c.init_std})",
     )
-    p.add_argument("--no-exact", action="store_true", help="skip exact log Z / KL evaluation")
+    p.add_argument(
+        "--init-b-h",
+        type=float_in(-100, 100),
+        default=c.init_b_h,
+        help=f"initial hidden bias (float, -100..100; default {c.init_b_h:g})",
+    )
+    p.add_argument(
+        "--init-bars",
+        type=float_in(0, 100),
+        default=c.init_bars,
+        help="start unit j < 8 at this multiple of bar template j, to estimate the best KL "
+        "the model reaches (float, 0..100, 0 = off; default 0)",
+    )
+    p.add_argument(
+        "--exact-data",
+        choices=("train", "population"),
+        default=c.exact_data,
+        help="--method exact: fit the training set or the exact data distribution "
+        f"(default {c.exact_data})",
+    )
+    p.add_argument(
+        "--n-train",
+        type=int_in(10, 100000),
+        default=c.n_train,
+        help=f"training images per seed (int, 10..100000; default {c.n_train})",
+    )
+    p.add_argument(
+        "--n-heldout",
+        type=int_in(1, 100000),
+        default=c.n_heldout,
+        help=f"held-out images per seed (int, 1..100000; default {c.n_heldout})",
+    )
+    p.add_argument(
+        "--eval-every",
+        type=int_in(0, 10000),
+        default=c.eval_every,
+        help="epochs between exact evaluations for the curves (int, 0..10000, 0 = end only; "
+        "default 0)",
+    )
+    p.add_argument(
+        "--no-exact", action="store_true", help="skip exact log Z / KL (needed above 16 hidden)"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     return p
 
 
+def estimated_cost(cfg: Config, n_seeds: int) -> tuple[float, float]:
+    """(multiply-adds of a run, bytes of its largest arrays), rough, for the limits."""
+    H, V, k = cfg.n_hidden, N_VISIBLE, cfg.k_used()
+    n_upd = cfg.epochs * (cfg.n_train // cfg.batch_size)
+    per_update = cfg.batch_size * (k + 1) * V * H
+    noise = cfg.n_train * noise_size(k, V, H) * 4.0
+    if cfg.method == "pcd":
+        per_update += cfg.n_chains * (k + 1) * V * H
+        noise += (cfg.n_train // cfg.batch_size) * cfg.n_chains * noise_size(k, V, H) * 4.0
+    if cfg.method == "exact":
+        per_update = (2 * 2**H + 226) * V * H
+        noise = 2**H * V * 8.0 * 3
+    evals = (cfg.epochs // cfg.eval_every if cfg.eval_every else 1) + 1
+    exact_eval = (2**H * V * H + 226 * V * H) * evals if cfg.exact else 0.0
+    work = n_seeds * (n_upd * per_update + exact_eval)
+    data = (cfg.n_train + cfg.n_heldout) * V * 8.0
+    return work, n_seeds * max(noise, data, min(2**H, 4096) * V * 8.0 * 3)
+
+
 def config_from_args(args: argparse.Namespace) -> Config:
-    """Validate the parsed flags and build the Config. Raises UsageError."""
+    """Cross-flag checks and the Config (single-flag ranges are checked by the types).
+
+    Raises UsageError with the reason when a combination is invalid or too large."""
     k = args.k if args.k is not None else (10 if args.method == "cdk" else 1)
-
-    def finite(x):
-        return bool(np.isfinite(x))
-
-    checks = [
-        (args.n_hidden >= 1, f"--n-hidden must be >= 1 (got {args.n_hidden})"),
-        (
-            args.no_exact or args.n_hidden <= MAX_EXACT_HIDDEN,
+    if not args.no_exact and args.n_hidden > MAX_EXACT_HIDDEN:
+        raise UsageError(
             f"--n-hidden {args.n_hidden} is too large for exact evaluation "
-            f"(2^n_hidden hidden states; max {MAX_EXACT_HIDDEN}); add --no-exact to skip it",
-        ),
-        (k >= 1, f"--k must be >= 1 (got {k})"),
-        (args.method != "cd1" or args.k in (None, 1), "--method cd1 takes no --k other than 1"),
-        (args.n_chains >= 1, "--n-chains must be >= 1"),
-        (args.epochs >= 1, "--epochs must be >= 1"),
-        (args.batch_size >= 1, "--batch-size must be >= 1"),
-        (args.n_train >= args.batch_size, "--n-train must be >= --batch-size"),
-        (args.n_heldout >= 1, "--n-heldout must be >= 1"),
-        (finite(args.lr) and args.lr > 0, "--lr must be > 0"),
-        (finite(args.lr_final) and args.lr_final >= 0, "--lr-final must be >= 0"),
-        (0 <= args.momentum < 1, "--momentum must be in [0, 1)"),
-        (0 <= args.initial_momentum < 1, "--initial-momentum must be in [0, 1)"),
-        (args.momentum_epochs >= 0, "--momentum-epochs must be >= 0"),
-        (finite(args.weight_decay) and args.weight_decay >= 0, "--weight-decay must be >= 0"),
-        (0 < args.sparsity_target < 1, "--sparsity-target must be in (0, 1)"),
-        (finite(args.sparsity_cost) and args.sparsity_cost >= 0, "--sparsity-cost must be >= 0"),
-        (finite(args.init_std) and args.init_std > 0, "--init-std must be > 0"),
-        (finite(args.init_b_h), "--init-b-h must be finite"),
-        (args.eval_every >= 0, "--eval-every must be >= 0"),
-        (args.sweep >= 0, "--sweep must be >= 0"),
-        (args.seed >= 0, "--seed must be >= 0"),
-    ]
-    for ok, msg in checks:
-        if not ok:
-            raise UsageError(msg)
+            f"(2^n_hidden hidden states; max {MAX_EXACT_HIDDEN}); add --no-exact to skip it"
+        )
+    if args.method == "exact" and args.n_hidden > 12:
+        raise UsageError("--method exact needs --n-hidden <= 12 (2^n_hidden states per update)")
+    if args.method in ("cd1", "exact") and args.k not in (None, 1):
+        raise UsageError(f"--method {args.method} takes no --k other than 1")
     if args.smoke:  # tiny but complete: every code path, well under a second
-        args.epochs, args.n_train, args.n_heldout = 3, 300, 300
+        args.epochs, args.n_train, args.n_heldout = 10, 500, 300
         args.batch_size = min(args.batch_size, args.n_train)
-        args.sweep = min(args.sweep, 2)
-    return Config(
+    if args.batch_size > args.n_train:
+        raise UsageError(f"--batch-size {args.batch_size} exceeds --n-train {args.n_train}")
+    if args.sweep and args.seed + args.sweep - 1 > 2**32 - 1:
+        raise UsageError("--seed + --sweep - 1 exceeds 2^32 - 1")
+    cfg = Config(
         n_hidden=args.n_hidden,
         method=args.method,
         k=k,
@@ -730,50 +1150,30 @@ def config_from_args(args: argparse.Namespace) -> Config:
         sparsity_weights=not args.sparsity_bias_only,
         init_std=args.init_std,
         init_b_h=args.init_b_h,
+        init_bars=args.init_bars,
         n_train=args.n_train,
         n_heldout=args.n_heldout,
         eval_every=args.eval_every,
         exact=not args.no_exact,
+        exact_data=args.exact_data,
     )
+    work, nbytes = estimated_cost(cfg, max(args.sweep, 1))
+    if work > MAX_WORK:
+        raise UsageError(
+            f"this run needs about {work:.1e} multiply-adds (limit {MAX_WORK:.0e}, about an "
+            "hour); lower --epochs, --n-train, --sweep, --k or --n-chains"
+        )
+    if nbytes > MAX_BYTES:
+        raise UsageError(
+            f"this run needs about {nbytes / 1e9:.1f} GB of arrays (limit "
+            f"{MAX_BYTES / 1e9:.0f} GB); lower --n-train, --sweep, --k or --n-chains"
+        )
+    return cfg
 
 
-def check_writable(path: Path) -> None:
-    """Fail early (UsageError) if the record could not be written to ``path``.
-
-    Probes by creating and removing a temporary file in the target folder (or a
-    temporary folder in its nearest existing ancestor), so nothing is left behind.
-    """
-    if path.is_dir():
-        raise UsageError(f"--json {path} is a directory")
-    parent = path.parent
-    probe = parent
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
-    if not probe.is_dir():
-        raise UsageError(f"--json {path}: {probe} is not a folder")
-    try:
-        if probe == parent:
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=parent)
-            os.close(fd)
-            os.unlink(tmp)
-        else:
-            os.rmdir(tempfile.mkdtemp(prefix=".probe.", dir=probe))
-    except OSError as exc:
-        raise UsageError(f"--json {path}: cannot write there ({exc.strerror})") from None
-
-
-def write_json_atomic(path: Path, obj: dict) -> None:
-    """Write ``obj`` as JSON via a temporary file in the same folder and os.replace."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(obj, fh, indent=2)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def seeds_of(args: argparse.Namespace) -> list[int]:
+    """Seeds of the run: [seed] for a single run, seed .. seed+N-1 for --sweep N."""
+    return list(range(args.seed, args.seed + args.sweep)) if args.sweep else [args.seed]
 
 
 def env_info() -> dict:
@@ -786,54 +1186,66 @@ def env_info() -> dict:
     }
 
 
-def _r(x, nd=6):
-    """Round a float for the record (None stays None)."""
-    return None if x is None else round(float(x), nd)
+def verdict(n_all: int, n_runs: int) -> str:
+    """'yes' when every seed finds all 8 bars, 'partial' when some do, else 'no'."""
+    if n_all == n_runs:
+        return "yes"
+    return "partial" if n_all > 0 else "no"
+
+
+METHOD_LABEL = {"cd1": "CD-1", "cdk": "CD-k", "pcd": "PCD", "exact": "exact gradient"}
 
 
 def build_record(cfg: Config, seeds: list[int], res: dict, train_s: float, wall_s: float):
-    """The result record (STUB_SPEC) of a run or a sweep over ``seeds``."""
+    """The result record (STUB_SPEC) of a run or a sweep over ``seeds``.
+
+    Per-seed lists follow ``seeds``. Spreads are sample standard deviations (ddof = 1;
+    0 for a single seed). Timing fields end in ``_s`` (excluded from golden comparisons).
+    """
     n_bars = np.array(res["n_bars"])
     n_all = int((n_bars == N_BARS).sum())
+
+    def sd(x):
+        return float(np.std(x, ddof=1)) if len(x) > 1 else 0.0
+
     metrics = {
         "n_runs": len(seeds),
         "n_all_bars": n_all,
         "n_at_least_7": int((n_bars >= 7).sum()),
-        "mean_bars": _r(n_bars.mean()),
+        "mean_bars": float(n_bars.mean()),
         "n_bars_per_seed": n_bars.tolist(),
+        "n_bars_strict_per_seed": list(res["n_bars_strict"]),
         "n_all_bars_strict": int((np.array(res["n_bars_strict"]) == N_BARS).sum()),
         "strict_cos": STRICT_COS,
-        "recon_err_mean": _r(np.mean(res["recon_err"])),
-        "train_time_s": _r(train_s, 3),
+        "recon_err_mean": float(np.mean(res["recon_err"])),
+        "recon_err_per_seed": [float(x) for x in res["recon_err"]],
+        "std_kind": "sample standard deviation over seeds (ddof = 1)",
+        "train_time_s": train_s,
     }
     images, probs = exact_data_distribution(cfg.p_bar)
-    metrics["data_entropy_bits"] = _r(entropy_bits(probs))
+    metrics["data_entropy_bits"] = entropy_bits(probs)
     metrics["n_distinct_images"] = len(probs)
     if cfg.exact:
         kl = np.array(res["kl_bits"])
         metrics.update(
-            kl_bits_mean=_r(kl.mean()),
-            kl_bits_std=_r(kl.std()),
-            kl_bits_min=_r(kl.min()),
-            kl_bits_max=_r(kl.max()),
-            kl_bits_per_seed=[_r(x) for x in kl],
-            heldout_ll_bits_mean=_r(np.mean(res["heldout_ll_bits"])),
-            expected_ll_bits_mean=_r(np.mean(res["expected_ll_bits"])),
-            train_ll_bits_mean=_r(np.mean(res["train_ll_bits"])),
-            support_mass_mean=_r(np.mean(res["support_mass"])),
-            blank_prob_mean=_r(np.mean(res["blank_prob"])),
-            data_blank_prob=_r(probs[0]),
+            kl_bits_mean=float(kl.mean()),
+            kl_bits_std=sd(kl),
+            kl_bits_min=float(kl.min()),
+            kl_bits_max=float(kl.max()),
+            kl_bits_per_seed=kl.tolist(),
+            heldout_ll_bits_mean=float(np.mean(res["heldout_ll_bits"])),
+            heldout_ll_bits_per_seed=list(res["heldout_ll_bits"]),
+            expected_ll_bits_mean=float(np.mean(res["expected_ll_bits"])),
+            train_ll_bits_mean=float(np.mean(res["train_ll_bits"])),
+            train_ll_bits_per_seed=list(res["train_ll_bits"]),
+            support_mass_mean=float(np.mean(res["support_mass"])),
+            blank_prob_mean=float(np.mean(res["blank_prob"])),
+            data_blank_prob=float(probs[0]),
         )
     else:
         metrics.update(kl_bits_mean=None, kl_bits_std=None, heldout_ll_bits_mean=None)
-    # Goal (issue): every seed recovers all 8 bars.
-    if n_all == len(seeds):
-        reproduces = "yes"
-    elif n_all > 0:
-        reproduces = "partial"
-    else:
-        reproduces = "no"
     metrics["goal_all_bars_every_seed"] = n_all == len(seeds)
+    label = METHOD_LABEL[cfg.method]
     return {
         "stub": "bars-rbm",
         "paper": PAPER,
@@ -842,7 +1254,7 @@ def build_record(cfg: Config, seeds: list[int], res: dict, train_s: float, wall_
         "seeds": seeds,
         "config": asdict(cfg),
         "headline": {
-            "name": f"all 8 bars found ({cfg.method.upper()}, {cfg.n_hidden} hidden)",
+            "name": f"all 8 bars found ({label}, {cfg.n_hidden} hidden)",
             "claim": (
                 "An RBM with 8 hidden units trained by contrastive divergence on the bars "
                 "problem learns one hidden unit per bar; we test that every seed finds all 8."
@@ -853,18 +1265,26 @@ def build_record(cfg: Config, seeds: list[int], res: dict, train_s: float, wall_
             "better": "higher",
         },
         "metrics": metrics,
-        "reproduces": reproduces,
-        "wall_time_s": _r(wall_s, 3),
+        "reproduces": verdict(n_all, len(seeds)),
+        "wall_time_s": wall_s,
         "env": env_info(),
     }
 
 
 def run(cfg: Config, seeds: list[int], progress: bool = True) -> dict:
-    """Train and evaluate ``seeds`` as one batch; returns the result record."""
+    """Train and evaluate ``seeds`` as one batch; returns the result record.
+
+    Raises Diverged when training diverges or a final metric is not finite."""
     t0 = time.perf_counter()
-    out = train(cfg, seeds, progress=progress)
-    res = evaluate(cfg, out)
-    return build_record(cfg, seeds, res, out["train_time_s"], time.perf_counter() - t0)
+    with np.errstate(all="ignore"):
+        out = train(cfg, seeds, progress=progress)
+        res = evaluate(cfg, out)
+    rec = build_record(cfg, seeds, res, out["train_time_s"], time.perf_counter() - t0)
+    try:
+        assert_finite_record(rec["metrics"], "metrics")
+    except ValueError as exc:
+        raise Diverged(cfg.epochs, str(exc)) from None
+    return rec
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -874,10 +1294,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = config_from_args(args)
         if args.json is not None:
-            check_writable(args.json)
+            check_output_path(args.json, "--json")
     except UsageError as exc:
         parser.error(str(exc))
-    seeds = list(range(args.sweep)) if args.sweep else [args.seed]
+    seeds = seeds_of(args)
     print(f"bars_rbm: seeds {seeds[0]}..{seeds[-1]} ({len(seeds)} run(s)); config:")
     print("  " + json.dumps(asdict(cfg)))
     rec = run(cfg, seeds, progress=not args.quiet)
@@ -890,13 +1310,10 @@ def main(argv: list[str] | None = None) -> int:
         f"reproduces: {rec['reproduces']}"
     )
     if args.json is not None:
-        try:
-            write_json_atomic(args.json, rec)
-        except OSError as exc:
-            parser.exit(2, f"{parser.prog}: error: --json {args.json}: {exc.strerror}\n")
+        write_atomic(args.json, record_json(rec))
         print(f"bars_rbm: wrote {args.json}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main, "bars_rbm.py"))
