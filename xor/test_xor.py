@@ -492,3 +492,51 @@ runpy.run_path({str(SCRIPT)!r}, run_name="__main__")
     proc = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=60)
     assert proc.returncode == code
     assert proc.stderr.splitlines() == [f"xor.py: {word}"] and proc.stdout == ""
+
+
+def test_small_samples_and_closed_bounds():
+    assert xor.wilson_interval(0, 1)[0] == 0.0 and xor.wilson_interval(1, 1)[1] == 1.0
+    assert fake_sweep([100, 200])["std_epochs_sample"] == pytest.approx(np.sqrt(5000.0))
+    assert fake_sweep([100])["std_epochs_sample"] is None
+    assert xor.int_in(0, 5)("5") == 5 and xor.float_in(0, 1)("1") == 1.0
+    assert xor.float_in(0, 1, lo_open=True)("1e-300") == 1e-300
+    for bad, parse in [("1", xor.float_in(0, 1, hi_open=True)), ("0", xor.float_in(0, 1, True))]:
+        with pytest.raises(Exception, match="outside"):
+            parse(bad)
+
+
+def one_result(converged_epoch: int) -> xor.TrainResult:
+    return xor.TrainResult(
+        seeds=[0],
+        converged_epoch=np.array([converged_epoch]),
+        epochs_run=np.array([max(converged_epoch, 0) or 50]),
+        params={"b_o": np.zeros((1, 1))},
+        outputs=np.full((1, 4), 0.5),
+        final_loss=np.zeros(1),
+        n_perturbations=np.zeros(1, dtype=int),
+        perturb_epochs=[[]],
+        train_time_s=0.0,
+    )
+
+
+def test_make_record_verdicts():
+    cfg = xor.Config(perturb=True)
+    rec = xor.make_record(cfg, ["2-2-1"], [0], {"2-2-1": one_result(0)}, False, "c")
+    assert rec["metrics"]["networks"]["2-2-1"]["converged"] is True
+    assert rec["headline"]["value"] == 0 and rec["reproduces"] == "yes"
+    rec = xor.make_record(cfg, ["2-2-1"], [0], {"2-2-1": one_result(-1)}, False, "c")
+    assert rec["headline"]["value"] == 50 and rec["reproduces"] == "no"
+    # a wrapper sweep: 99 of 100 converged is the goal
+    seeds = list(range(100))
+    res = dataclasses.replace(
+        one_result(10),
+        seeds=seeds,
+        converged_epoch=np.array([10] * 99 + [-1]),
+        epochs_run=np.array([10] * 99 + [100]),
+        outputs=np.full((100, 4), 0.5),
+        n_perturbations=np.zeros(100, dtype=int),
+        perturb_epochs=[[] for _ in seeds],
+    )
+    rec = xor.make_record(cfg, ["2-2-1"], seeds, {"2-2-1": res}, False, "c")
+    assert rec["headline"]["value"] == 99 and rec["reproduces"] == "yes"
+    assert "perturb-on-plateau" in rec["headline"]["name"]
