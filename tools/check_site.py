@@ -26,7 +26,8 @@ A page fails, at either width, when
   function cut from the source (a ``.learning-rule`` block);
 * (a problem page) its ``<mod>.gif`` or one of its ``viz/*.png`` is not shown, it has no
   link to the paper (DOI, arXiv or publisher), or (desktop) its result at a glance (the
-  ``.glance`` box) is not entirely within the first screen;
+  ``.glance`` box) is not entirely within the first screen, or a click on its first figure
+  does not open the figure full size;
 and once per GIF the site serves: fewer than two frames, or a frame delay under 50 ms
 (read from the file with Pillow). The check fails when a page cannot be reached from the
 home page's navigation.
@@ -235,6 +236,30 @@ JS_REPORT = r"""async (opts) => {
 }"""
 
 
+# Runs in a problem page: click its first figure and wait for the full-size view.
+JS_LIGHTBOX = r"""async () => {
+  const figs = Array.from(document.querySelectorAll("article img"))
+    .filter((i) => !i.classList.contains("card-thumb"));
+  if (!figs.length) return "";
+  const link = figs[0].closest("a.glightbox");
+  if (!link) return "figures do not open full size (no viewer link around "
+    + figs[0].getAttribute("src") + ")";
+  link.click();
+  for (let i = 0; i < 60; i++) {
+    await new Promise((done) => setTimeout(done, 50));
+    const img = document.querySelector(".glightbox-container .gslide-image img");
+    if (img && img.complete && img.naturalWidth > 0) {
+      const close = document.querySelector(".glightbox-container .gclose");
+      if (close) close.click();
+      for (let j = 0; j < 30 && document.querySelector(".glightbox-container"); j++)
+        await new Promise((done) => setTimeout(done, 50));
+      return "";
+    }
+  }
+  return "clicking a figure does not open it full size";
+}"""
+
+
 class _Handler(http.server.SimpleHTTPRequestHandler):
     """Static files from the site folder; remembers every 4xx/5xx answer, logs nothing."""
 
@@ -402,6 +427,8 @@ def judge_report(
                     f"({frac:.1%} < {MIN_SHOWN_FRACTION:.0%}): re-export it for an ~830 px "
                     "column or split it"
                 )
+    if rep.get("lightbox"):
+        fail.append(rep["lightbox"])
     if not rep["repoLink"].startswith(repo_url):
         fail.append(f"no link to the repository ({repo_url}) in the header")
     if source is not None and f"/{source}" not in rep["editLink"]:
@@ -494,7 +521,8 @@ async def _check_pages(base, pages, root, site, shots, chromium):
             page = await ctx.new_page()
             try:
                 await page.set_viewport_size({"width": w, "height": h})
-                msgs, rep = await _load(page, base + path, local, blocked)
+                lightbox = width == DESKTOP and path in codes  # a problem page
+                msgs, rep = await _load(page, base + path, local, blocked, lightbox)
                 shot = None
                 if shots is not None:  # JPEG: half the time of a PNG of a 15000 px page
                     shot = await page.screenshot(full_page=True, type="jpeg", quality=75)
@@ -595,8 +623,14 @@ async def _run_browser(chromium, route, visit, pages, failures, error_type):
     return results
 
 
-async def _load(page, url: str, local, blocked) -> tuple[list[str], dict | None]:
-    """Open ``url``; return (failure messages so far, the page's report or None)."""
+async def _load(
+    page, url: str, local, blocked, lightbox: bool = False
+) -> tuple[list[str], dict | None]:
+    """Open ``url``; return (failure messages so far, the page's report or None).
+
+    With ``lightbox``, also click the first figure and record in ``report["lightbox"]``
+    why it did not open full size ("" when it did).
+    """
     fail: list[str] = []
     console: list[str] = []
 
@@ -615,6 +649,8 @@ async def _load(page, url: str, local, blocked) -> tuple[list[str], dict | None]
         fail.append(f"page answered HTTP {response.status if response else 'nothing'}")
         return fail, None
     rep = await page.evaluate(JS_REPORT, {})
+    if lightbox:
+        rep["lightbox"] = await page.evaluate(JS_LIGHTBOX)
     await page.wait_for_timeout(150)  # let late console errors arrive
     fail += [f"console error: {text}" for text in console]
     return fail, rep
