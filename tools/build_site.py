@@ -630,9 +630,12 @@ def fmt_number(x: object) -> str:
 
 
 def fmt_value(x: object, unit: str) -> str:
-    """A value with its unit, kept on one line (no-break space before the unit)."""
+    """A value with its unit as the catalog's tables write it ('1.64%', '597 sweeps'), kept
+    on one line (a no-break space before a unit other than %)."""
     text = fmt_number(x)
-    return text if x is None or not unit else f"{text}\u00a0{unit}"
+    if x is None or not unit:
+        return text
+    return f"{text}{unit}" if unit == "%" else f"{text}\u00a0{unit}"
 
 
 def _md_escape(text: str) -> str:
@@ -1203,19 +1206,31 @@ def _main(argv: list[str] | None) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit status (see the module docstring)."""
+def run_main(prog: str, body, argv: list[str] | None) -> int:
+    """Run ``body(argv)`` under the command-line contract and return its exit status.
+
+    SIGTERM becomes Terminated while it runs; a WriteError, Ctrl-C or SIGTERM becomes one
+    line on stderr and exit status 74, 130 or 143.
+    """
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
-        return _main(argv)
+        return body(argv)
+    except WriteError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 74
     except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
+        print(f"{prog}: interrupted", file=sys.stderr)
         return 130
     except Terminated:
-        print(f"{PROG}: terminated", file=sys.stderr)
+        print(f"{prog}: terminated", file=sys.stderr)
         return 143
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status (see the module docstring)."""
+    return run_main(PROG, _main, argv)
 
 
 if __name__ == "__main__":

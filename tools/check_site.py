@@ -61,7 +61,7 @@ from urllib.parse import unquote, urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import build_site  # noqa: E402
-from build_site import CleanParser, Terminated, WriteError, write_atomic  # noqa: E402
+from build_site import CleanParser, Terminated, write_atomic  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 PROG = "check_site.py"
@@ -770,20 +770,7 @@ def _main(argv: list[str] | None) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the check; returns the exit status (see the module docstring)."""
-    previous = signal.signal(signal.SIGTERM, build_site._raise_terminated)
-    try:
-        return _main(argv)
-    except WriteError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 74
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
-    except Terminated:
-        print(f"{PROG}: terminated", file=sys.stderr)
-        return 143
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    return build_site.run_main(PROG, _main, argv)
 
 
 if __name__ == "__main__":

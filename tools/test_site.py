@@ -295,7 +295,8 @@ def test_numbers_are_formatted_from_the_record():
     assert build_site.fmt_number(1.6400001) == "1.64"
     assert build_site.fmt_number(123456.0) == "1.23e+05"
     assert build_site.fmt_number(True) == "yes"
-    assert build_site.fmt_value(1.64, "%") == "1.64\u00a0%"
+    assert build_site.fmt_value(1.64, "%") == "1.64%"
+    assert build_site.fmt_value(597, "sweeps") == "597\u00a0sweeps"
     assert build_site.fmt_value(None, "%") == "—"
 
 
