@@ -440,9 +440,14 @@ STATS_LABEL = {"anneal": "sampled (annealing)", "exact": "exact (enumeration)", 
 
 
 def cell_label(cfg: dict) -> str:
-    """Update rule and initial weights of a configuration, e.g. "sign, W ~ N(0, 0.01^2)"."""
-    upd = f"sign {cfg['step']:g}" if cfg["update"] == "sign" else f"gradient {cfg['lr']:g}"
-    return f"{upd}, init {cfg['init_scale']:g}"
+    """Update rule and initial weights of a configuration, e.g. "sign rule, step 2\n
+    initial W std 0.01" (two lines, for a tick label)."""
+    upd = (
+        f"sign rule, step {cfg['step']:g}"
+        if cfg["update"] == "sign"
+        else (f"gradient, lr {cfg['lr']:g}")
+    )
+    return f"{upd}\ninitial W std {cfg['init_scale']:g}"
 
 
 def load_records(results_dir: Path) -> dict:
