@@ -39,7 +39,28 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
+
+def exit_on_early_signal(prog: str) -> None:
+    """Until ``run_main`` takes over, SIGINT / SIGTERM print one line and exit 130 / 143.
+
+    Scripts call this before their heavy imports (numpy, matplotlib), so that a signal
+    that lands while they load still gives one line and the right exit code. Nothing
+    has been written at that point, so exiting at once is safe.
+    """
+
+    def handler(signum, frame):
+        word, code = ("interrupted", 130) if signum == signal.SIGINT else ("terminated", 143)
+        os.write(2, f"{prog}: {word}\n".encode())
+        os._exit(code)
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+
+
+if __name__ == "__main__":
+    exit_on_early_signal("bars_rbm.py")
+
+import numpy as np  # noqa: E402
 
 HEADLINE_ARGS = ["--sweep", "10"]
 HEADLINE_BUDGET_S = 120
@@ -898,6 +919,8 @@ def run_main(main_fn, prog: str, argv=None) -> int:
     """
     with contextlib.suppress(ValueError):  # not in the main thread: keep the default
         signal.signal(signal.SIGTERM, _raise_terminated)
+        # a shell starts background jobs with SIGINT ignored: restore KeyboardInterrupt
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         with np.errstate(all="ignore"):
             return main_fn(argv)

@@ -13,10 +13,23 @@ Exit codes as bars_rbm.py.
 from __future__ import annotations
 
 import io
+import os
+import signal
 import sys
 from pathlib import Path
 
-import matplotlib
+
+def _early_signal(signum, frame):  # until bars_rbm.run_main takes over: one line, exit
+    word, code = ("interrupted", 130) if signum == signal.SIGINT else ("terminated", 143)
+    os.write(2, f"make_bars_rbm_gif.py: {word}\n".encode())
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGINT, _early_signal)
+    signal.signal(signal.SIGTERM, _early_signal)
+
+import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
 import bars_rbm as m  # noqa: E402
