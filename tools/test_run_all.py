@@ -8,6 +8,7 @@ record, crash, hang, write NaN, kill themselves or leave a grandchild behind) an
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -282,6 +283,147 @@ def test_formatting():
     assert run_all.fmt_duration(99.1) == "1 min 39 s"
     assert run_all.fmt_duration(5847.7) == "1 h 37 min"
     assert run_all.paper_year("Ackley, Hinton & Sejnowski (1985)") == "1985"
+
+
+@pytest.mark.parametrize(
+    ("x", "text"),
+    [
+        (True, "yes"),
+        (False, "no"),
+        (7, "7"),
+        (99999.0, "99999"),
+        (100000.0, "1e+05"),
+        (0.001, "0.001"),
+        (0.000999, "0.000999"),
+        (0.0, "0"),
+        (-2.5, "-2.5"),
+        (83.98005281456588, "83.98"),
+        (12345.678, "1.235e+04"),
+        ("text", "text"),
+    ],
+)
+def test_fmt_number_boundaries(x, text):
+    assert run_all.fmt_number(x) == text
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (9.94, "9.9 s"),
+        (10.0, "10 s"),
+        (59.4, "59 s"),
+        (59.6, "1 min 0 s"),
+        (60.0, "1 min 0 s"),
+        (3599.4, "59 min 59 s"),
+        (3600.0, "1 h 0 min"),
+        (7325.0, "2 h 2 min"),
+    ],
+)
+def test_fmt_duration_boundaries(seconds, text):
+    assert run_all.fmt_duration(seconds) == text
+
+
+def test_fmt_value_and_cells():
+    assert run_all.fmt_value(None, "%") == "—"
+    assert run_all.fmt_value(3, "") == "3"
+    assert run_all.cell("a|b\nc") == "a\\|b c"
+    assert run_all.paper_year("no year here") == ""
+    assert run_all.paper_year("Hinton (2022), arXiv:2212.13345") == "2022"
+
+
+def test_describe_exit():
+    assert run_all.describe_exit(1, "warning\nx: error: bad\n") == "exit 1: x: error: bad"
+    assert run_all.describe_exit(3, "") == "exit 3: (no stderr)"
+    assert run_all.describe_exit(-9, "") == "killed by SIGKILL"
+    assert run_all.describe_exit(-15, "") == "killed by SIGTERM"
+
+
+def toy_problems(tmp_path, **records):
+    """Problems with the given catalog records (slug -> record or None)."""
+    out = {}
+    for slug in records:
+        folder = make_problem(tmp_path, slug)
+        out[slug] = run_all.discover(tmp_path)
+        out[slug] = next(p for p in out[slug] if p.slug == slug)
+        del folder
+    return out
+
+
+def test_results_and_readme_text_exactly(tmp_path):
+    rec = json.loads(json.dumps(GOOD_RECORD))
+    rec["provenance"] = {"command": "python3 toy/toy.py", "commit": "abc", "machine": "m"}
+    other = json.loads(json.dumps(GOOD_RECORD))
+    other["headline"].update(value=12, unit="of 12 seeds", paper_value=None, better="higher")
+    other["reproduces"] = "no"
+    probs = toy_problems(tmp_path, toy=rec, other=other, none=None)
+    records = {"toy": rec, "other": other, "none": None}
+    text = run_all.results_markdown(records, probs)
+    table = [ln for ln in text.splitlines() if ln.startswith("| ")]
+    assert table == [
+        "| problem | ours | paper | verdict |",
+        "| [toy](toy/README.md) | 0.25% | 0.5% | **yes** |",
+        "| [other](other/README.md) | 12 of 12 seeds | — | **no** |",
+        "| [none](none/README.md) | not run yet | | |",
+    ]
+    details = text.split("## Details", 1)[1]
+    assert "### toy\n\nSomeone & Other (1986).\n\n- **Claim:** toy claim\n" in details
+    assert "- **Measured:** error (lower is better)\n" in details
+    assert "- **Measured:** error (higher is better)\n" in details
+    assert "- **Seeds:** 3 · **wall time:** 0.1 s\n" in details
+    assert "- **Record:** [toy/results/headline.json](toy/results/headline.json)\n" in details
+    assert "- **Command:** `python3 toy/toy.py`\n- **Run at:** commit `abc`, m\n" in details
+    assert "### none" not in details
+    assert details.count("- **Command:**") == 1  # 'other' has no provenance
+    assert run_all.readme_table(records, probs).splitlines() == [
+        "| problem | ours | paper | verdict | year |",
+        "|---|---|---|---|---|",
+        "| [toy](toy/README.md) | 0.25% | 0.5% | **yes** | 1986 |",
+        "| [other](other/README.md) | 12 of 12 seeds | — | **no** | 1986 |",
+        "| [none](none/README.md) | not run yet | | | |",
+    ]
+
+
+def test_glance_block_exactly(tmp_path):
+    (p,) = toy_problems(tmp_path, toy=GOOD_RECORD).values()
+    assert run_all.glance_block(p, GOOD_RECORD) == "\n".join(
+        [
+            "**Result at a glance**",
+            "",
+            "- **Measure:** error",
+            "- **Paper:** 0.5% · **ours:** 0.25%",
+            "- **Verdict:** **yes**",
+            "- **Seeds:** 3 · **wall time:** 0.1 s",
+            "- **Code:** [toy.py](toy.py) · **record:** "
+            "[results/headline.json](results/headline.json)",
+        ]
+    )
+    rec = json.loads(json.dumps(GOOD_RECORD))
+    rec["headline"]["paper_value"] = None
+    del rec["n_seeds"]
+    text = run_all.glance_block(p, rec)
+    assert "- **Paper:** no comparable number · **ours:** 0.25%" in text
+    assert "- **Seeds:** 1 ·" in text
+
+
+def test_git_commit_marks_a_dirty_tree(tmp_path):
+    assert run_all.git_commit(tmp_path) == "unknown"  # not a repository
+    git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    (tmp_path / "f").write_text("1")
+    subprocess.run([*git, "add", "f"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "x"], check=True)
+    sha = run_all.git_commit(tmp_path)
+    assert len(sha) == 10 and "+" not in sha
+    (tmp_path / "f").write_text("2")
+    assert run_all.git_commit(tmp_path) == sha + "+dirty"
+    (tmp_path / "g").write_text("untracked files do not count")
+    (tmp_path / "f").write_text("1")
+    assert run_all.git_commit(tmp_path) == sha
+
+
+def test_machine_description_names_cores():
+    text = run_all.machine_description()
+    assert f", {os.cpu_count()} cores, " in text
 
 
 # ---------------------------------------------------------------------------------------
