@@ -839,6 +839,8 @@ def check_output_path(path: Path, flag: str) -> None:
     path = Path(path)
     if path.is_dir():
         raise UsageError(f"{flag} {path} is a folder, not a file")
+    if path.exists() and not path.is_file():  # a device or a pipe: never replace it
+        raise UsageError(f"{flag} {path} is not a regular file")
     if len(os.fsencode(path.name)) > 255:
         raise UsageError(f"{flag} {path}: file name too long")
     parent = path.parent

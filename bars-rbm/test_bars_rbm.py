@@ -548,6 +548,7 @@ def call_main(argv, capsys, fn=None):
         ["--epochs", "10000", "--sweep", "1000"],
         ["--method", "exact", "--n-hidden", "13"],
         ["--json", "/proc/no/such/dir/out.json"],
+        ["--json", "/dev/null"],  # not a regular file: never replaced
     ],
 )
 def test_bad_input_gives_one_line_error(tmp_path, capsys, args):
@@ -657,6 +658,17 @@ def test_committed_figures_fit_the_column():
     for p in pngs:
         w, _ = Image.open(p).size
         assert 700 <= w <= 830, (p.name, w)
+
+
+def test_visualize_refuses_an_unreadable_record_before_training(tmp_path, capsys):
+    import visualize_bars_rbm as viz
+
+    (tmp_path / "sweep_cd1_h8.json").write_text("{")
+    out = tmp_path / "figs"
+    argv = ["--results", str(tmp_path), "--outdir", str(out), "--smoke"]
+    code, stdout, stderr = call_main(argv, capsys, viz.main)
+    assert code == 2 and "sweep_cd1_h8.json" in stderr and len(stderr.strip().splitlines()) == 1
+    assert "training" not in stdout and not list(out.glob("*.png"))
 
 
 def test_visualize_refuses_a_file_as_outdir(tmp_path, capsys):

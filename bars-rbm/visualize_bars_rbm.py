@@ -328,7 +328,10 @@ def load(results_dir: Path, name: str) -> dict | None:
     path = Path(results_dir) / name
     if not path.is_file():
         return None
-    return json.loads(path.read_text(encoding="utf-8"))
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise m.UsageError(f"cannot read record {path}: {exc}") from None
 
 
 def f(x, nd=3):
@@ -679,6 +682,15 @@ def main(argv: list[str] | None = None) -> int:
         m.check_output_path(args.outdir / "probe.png", "--outdir")
     except m.UsageError as exc:
         parser.error(str(exc))
+    try:  # unreadable records are bad input: refuse them before any training
+        floor = load(args.results, FLOOR)
+        for name in ("sweep_exact_h8.json", "sweep_exactml_h8.json"):
+            load(args.results, name)
+        for h in (8, 16):
+            for x in METHODS:
+                load(args.results, f"sweep_{x}_h{h}.json")
+    except m.UsageError as exc:
+        parser.error(str(exc))
     small = {"epochs": 3, "n_train": 300, "n_heldout": 300} if args.smoke else {}
     cfg = m.Config(eval_every=2, **small)
     print(f"visualize_bars_rbm: training seed {args.seed} with the default config ...")
@@ -702,9 +714,11 @@ def main(argv: list[str] | None = None) -> int:
                 curves[meth] = m.train(c, seeds)
         paths.append(fig_learning_kl(curves, args.outdir))
         paths.append(fig_learning_bars_recon(curves, args.outdir))
-    if any((args.results / f"sweep_{x}_h8.json").is_file() for x in METHODS):
-        paths.append(fig_kl_by_method(args.results, args.outdir))
-    floor = load(args.results, FLOOR)
+    try:
+        if any((args.results / f"sweep_{x}_h8.json").is_file() for x in METHODS):
+            paths.append(fig_kl_by_method(args.results, args.outdir))
+    except (m.UsageError, KeyError, TypeError) as exc:
+        parser.error(f"--results {args.results}: {exc}")
     if floor is not None and not args.smoke:
         fc = m.Config(**{k: v for k, v in floor["config"].items() if k in m.Config().__dict__})
         print(f"visualize_bars_rbm: floor run, seed {floor['seeds'][0]}")
