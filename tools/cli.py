@@ -42,6 +42,13 @@ class CleanParser(argparse.ArgumentParser):
         message = " ".join(str(message).split())
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
 
+    def _get_values(self, action, arg_strings):  # argparse hook
+        # argparse drops a lone "--" given as an option's value ("--lr=--") and stores []
+        # without calling the type; refuse it instead.
+        if action.option_strings and arg_strings and set(arg_strings) == {"--"}:
+            self.error(f"argument {'/'.join(action.option_strings)}: expected a value, not '--'")
+        return super()._get_values(action, arg_strings)
+
 
 class Terminated(BaseException):
     """Raised by the SIGTERM handler so that ``finally`` blocks run."""

@@ -32,6 +32,7 @@ import math
 import os
 import random
 import resource
+import runpy
 import shutil
 import signal
 import subprocess
@@ -39,6 +40,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -56,6 +58,8 @@ from cli import (  # noqa: E402
 )
 
 PROG = "fuzz_contract.py"
+#: Cases that end at argument parsing run in forked children of a pre-imported process.
+FORKED_KINDS = ("value", "path")
 REFUSE_TIMEOUT_S = 60.0
 RUN_TIMEOUT_S = 180.0
 OLD = b'{"old": "record"}\n'
@@ -348,7 +352,54 @@ def session_members(sid: int) -> list[int]:
     return pids
 
 
-def run_case(case: Case, tc, base: Path, data_src: Path | None) -> Result:
+def fork_script(script: Path, argv: list[str], cwd: Path, env: dict) -> tuple[int, int]:
+    """Run ``script`` as ``__main__`` in a forked child of this (pre-imported) process.
+
+    Much cheaper than a new interpreter for cases that end at argument parsing; the
+    child gets its own session, cwd, environment, argv, default signal handling and a
+    pipe as stderr. Returns (pid, read end of the stderr pipe). Only call this while the
+    process has a single thread.
+    """
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid:
+        os.close(w)
+        return pid, r
+    code = 1
+    try:
+        os.close(r)
+        os.setsid()
+        os.chdir(cwd)
+        null = os.open(os.devnull, os.O_RDWR)
+        os.dup2(null, 0)
+        os.dup2(null, 1)
+        os.dup2(w, 2)
+        os.environ.clear()
+        os.environ.update(env)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        sys.argv = [str(script), *argv]
+        sys.path[0] = str(script.parent)
+        try:
+            runpy.run_path(str(script), run_name="__main__")
+            code = 0
+        except SystemExit as exc:
+            if exc.code is None or isinstance(exc.code, int):
+                code = exc.code or 0
+            else:
+                print(exc.code, file=sys.stderr)
+                code = 1
+        except BaseException:
+            traceback.print_exc()
+            code = 1
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+    finally:
+        os._exit(code)
+
+
+def run_case(case: Case, tc, base: Path, data_src: Path | None, fork: bool = False) -> Result:
     tmp = Path(tempfile.mkdtemp(prefix=f"{case.kind}_", dir=base))
     blocker = tmp / "a_file"
     blocker.write_text("not a folder\n")
@@ -382,52 +433,60 @@ def run_case(case: Case, tc, base: Path, data_src: Path | None) -> Result:
             resource.setrlimit(resource.RLIMIT_FSIZE, (case.fsize, case.fsize))
 
     start = time.perf_counter()
-    proc = subprocess.Popen(
-        cmd,
-        cwd=tmp,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,  # a pipe: RLIMIT_FSIZE does not apply to it
-        start_new_session=True,
-        preexec_fn=limit,
-    )
+    if fork:
+        pid, err_fd = fork_script(script, [*argv, *extra], tmp, env)
+    else:
+        proc = subprocess.Popen(
+            cmd,
+            cwd=tmp,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,  # a pipe: RLIMIT_FSIZE does not apply to it
+            start_new_session=True,
+            preexec_fn=limit,
+        )
+        pid, err_fd = proc.pid, os.dup(proc.stderr.fileno())
+        proc.stderr.close()
+        proc.returncode = 0  # reaped below with os.wait4; keep Popen from waiting again
     chunks: list[bytes] = []
-    reader = threading.Thread(target=lambda: chunks.append(proc.stderr.read()), daemon=True)
+
+    def read_all():
+        with os.fdopen(err_fd, "rb") as fh:
+            chunks.append(fh.read())
+
+    reader = threading.Thread(target=read_all, daemon=True)
     reader.start()
     code, rusage, hung = None, None, False
     deadline = start + timeout
     sent = 0
     while True:
-        pid, status, ru = os.wait4(proc.pid, os.WNOHANG)
-        if pid:
+        done, status, ru = os.wait4(pid, os.WNOHANG)
+        if done:
             code = os.waitstatus_to_exitcode(status)
             rusage = ru
-            proc.returncode = code
             break
         now = time.perf_counter()
         if case.signal_after is not None and sent < (2 if case.twice else 1):
             if now - start >= case.signal_after + 0.05 * sent:
                 with contextlib.suppress(ProcessLookupError):
-                    os.kill(proc.pid, case.signum)
+                    os.kill(pid, case.signum)
                 sent += 1
         if now > deadline:
             hung = True
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            _, status, ru = os.wait4(proc.pid, 0)
+                os.killpg(pid, signal.SIGKILL)
+            _, status, ru = os.wait4(pid, 0)
             code, rusage = None, ru
-            proc.returncode = -9
             break
-        time.sleep(0.01)
+        time.sleep(0.005)
     seconds = time.perf_counter() - start
     time.sleep(0.05)
-    orphans = session_members(proc.pid)
-    for pid in orphans:
+    orphans = session_members(pid)
+    for other in orphans:
         with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
+            os.kill(other, signal.SIGKILL)
     reader.join(timeout=5)
-    proc.stderr.close()
     stderr = b"".join(chunks).decode("utf-8", errors="replace")
     lines = [ln for ln in stderr.splitlines() if ln.strip()]
     res = Result(case, code, round(seconds, 2), "\n".join(lines[-4:])[-600:])
@@ -569,6 +628,12 @@ def build_parser() -> CleanParser:
     )
     p.add_argument("--json", metavar="PATH", help="write the summary and every defect here")
     p.add_argument("--list", action="store_true", help="print the case counts and exit")
+    p.add_argument(
+        "--no-fork",
+        action="store_true",
+        help="run value and path cases in a fresh interpreter each (slower) instead of "
+        "forked children of this process",
+    )
     return p
 
 
@@ -585,6 +650,9 @@ def main(argv: list[str] | None = None) -> int:
         unknown = kinds - {"value", "extreme", "path", "fsize", "signal", "data"}
         if unknown:
             parser.error(f"--kinds: unknown kind {sorted(unknown)[0]!r}")
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = "1"  # before numpy loads: no BLAS threads in forked children
+    os.environ.setdefault("MPLBACKEND", "Agg")
     import test_contract as tc  # noqa: PLC0415 - heavy (pytest, hypothesis); only here
 
     scripts = [s for s in tc.entry_scripts() if s.name != PROG]
@@ -614,27 +682,41 @@ def main(argv: list[str] | None = None) -> int:
         order = list(range(len(cases)))
         rng.shuffle(order)  # spread slow scripts over the run
 
+        src = data_src if data_src.is_dir() else None
+        forked = [] if args.no_fork else [i for i in order if cases[i].kind in FORKED_KINDS]
+        pooled = [i for i in order if i not in set(forked)]
+        seen = 0
+
+        def report(r: Result | None) -> None:
+            nonlocal seen
+            seen += 1
+            if r is None:
+                return
+            with lock:
+                results.append(r)
+            if r.defects:
+                print(
+                    f"  [{seen}/{len(cases)}] {r.case.kind} {Path(r.case.script).name} "
+                    f"{' '.join(r.case.argv)[:120]}: {', '.join(r.defects)}",
+                    flush=True,
+                )
+            elif seen % 100 == 0:
+                print(f"  [{seen}/{len(cases)}] ...", flush=True)
+
+        # parse-time cases first, forked from this pre-imported single-threaded process
+        for i in forked:
+            if time.perf_counter() - start > args.time_budget_s:
+                break
+            report(run_case(cases[i], tc, base, src, fork=True))
+
         def one(i: int) -> Result | None:
             if time.perf_counter() - start > args.time_budget_s:
                 return None
-            return run_case(cases[i], tc, base, data_src if data_src.is_dir() else None)
+            return run_case(cases[i], tc, base, src)
 
         with ThreadPoolExecutor(max_workers=args.workers) as pool:
-            futures = [pool.submit(one, i) for i in order]
-            for n, fut in enumerate(as_completed(futures), 1):
-                r = fut.result()
-                if r is None:
-                    continue
-                with lock:
-                    results.append(r)
-                if r.defects:
-                    print(
-                        f"  [{n}/{len(cases)}] {r.case.kind} {Path(r.case.script).name} "
-                        f"{' '.join(r.case.argv)[:120]}: {', '.join(r.defects)}",
-                        flush=True,
-                    )
-                elif n % 100 == 0:
-                    print(f"  [{n}/{len(cases)}] ...", flush=True)
+            for fut in as_completed([pool.submit(one, i) for i in pooled]):
+                report(fut.result())
     finally:
         shutil.rmtree(base, ignore_errors=True)
     summary = {name: sum(1 for r in results if f(r)) for name, f in CATEGORIES.items()}

@@ -269,11 +269,12 @@ def fixed_bad_values(flag: Flag) -> list[str]:
     """Deterministic bad values for one flag (every flag gets all of these)."""
     if flag.action.choices is not None:
         allowed = {str(c) for c in flag.action.choices}
-        return [v for v in ("", "nan", "NOT-A-CHOICE", "-1", "1e999") if v not in allowed]
+        return [v for v in ("", "--", "nan", "NOT-A-CHOICE", "-1", "1e999") if v not in allowed]
     t = flag.rtype
     if t is None:
         return []
-    bad = ["nan", "NaN", "inf", "-inf", "abc", "", "1e999", "9" * 40, "-" + "9" * 40, "0x10"]
+    bad = ["nan", "NaN", "inf", "-inf", "abc", "", "--", "1e999", "9" * 40, "-" + "9" * 40]
+    bad += ["9" * 400, "-" + "9" * 400, "0x10"]
     if t.kind == "int":
         bad += ["1.5", "2.0e0", "1e3"]
     for bound, is_open, step in ((t.lo, t.lo_open, -1), (t.hi, t.hi_open, +1)):
@@ -350,6 +351,8 @@ def parse_in_process(parser: argparse.ArgumentParser, argv: list[str]):
             parser.parse_args(argv)
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        except Exception as exc:  # the user would see a traceback
+            pytest.fail(f"{parser.prog} {' '.join(argv)!r}: {type(exc).__name__}: {exc}")
     return code, out.getvalue(), err.getvalue()
 
 
