@@ -104,6 +104,8 @@ def check_output_path(path: os.PathLike | str, kind: str = "file") -> str | None
     kind: ``"file"`` (the target must not be a folder) or ``"dir"`` (an output folder).
     Probes by creating and deleting a temporary file in the folder that will hold it.
     """
+    if not str(path).strip():
+        return f"{str(path)!r}: empty path"
     p = Path(path).expanduser()
     try:
         name_max = os.pathconf(p.parent if p.parent.exists() else ".", "PC_NAME_MAX")
