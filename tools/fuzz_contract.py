@@ -58,6 +58,9 @@ from cli import (  # noqa: E402
 )
 
 PROG = "fuzz_contract.py"
+#: Process groups of the cases running now (ended on every exit of the fuzz run).
+LIVE: set[int] = set()
+LIVE_LOCK = threading.Lock()
 #: Cases that end at argument parsing run in forked children of a pre-imported process.
 FORKED_KINDS = ("value", "path")
 REFUSE_TIMEOUT_S = 60.0
@@ -449,6 +452,8 @@ def run_case(case: Case, tc, base: Path, data_src: Path | None, fork: bool = Fal
         pid, err_fd = proc.pid, os.dup(proc.stderr.fileno())
         proc.stderr.close()
         proc.returncode = 0  # reaped below with os.wait4; keep Popen from waiting again
+    with LIVE_LOCK:
+        LIVE.add(pid)
     chunks: list[bytes] = []
 
     def read_all():
@@ -480,6 +485,8 @@ def run_case(case: Case, tc, base: Path, data_src: Path | None, fork: bool = Fal
             code, rusage = None, ru
             break
         time.sleep(0.005)
+    with LIVE_LOCK:
+        LIVE.discard(pid)
     seconds = time.perf_counter() - start
     time.sleep(0.05)
     orphans = session_members(pid)
@@ -714,10 +721,17 @@ def main(argv: list[str] | None = None) -> int:
                 return None
             return run_case(cases[i], tc, base, src)
 
-        with ThreadPoolExecutor(max_workers=args.workers) as pool:
+        pool = ThreadPoolExecutor(max_workers=args.workers)
+        try:
             for fut in as_completed([pool.submit(one, i) for i in pooled]):
                 report(fut.result())
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
     finally:
+        with LIVE_LOCK:
+            for pid in LIVE:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(pid, signal.SIGKILL)
         shutil.rmtree(base, ignore_errors=True)
     summary = {name: sum(1 for r in results if f(r)) for name, f in CATEGORIES.items()}
     by_kind: dict[str, int] = {}
