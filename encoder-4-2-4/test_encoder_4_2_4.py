@@ -250,15 +250,15 @@ def test_determinism(method):
 
 def test_annealing_learns_the_encoder():
     """The paper's procedure (defaults, section 4.1) gives the four patterns four
-    different codes on at least 7 of 8 seeds within 300 cycles (the paper's median is
-    110), at least 5 of the final networks also recall V2 from V1 for all four patterns,
+    different codes on at least 7 of 8 seeds within 150 cycles (the paper's median is
+    110), at least 4 of the final networks also recall V2 from V1 for all four patterns,
     and the within-group weights have become inhibitory (the paper's first phase: a
     winner-take-all network within each visible group). Without within-group weights
     fewer of the same seeds find four codes."""
-    cfg = E.method_config(E.Config(), "anneal", {"cycles": 300})
+    cfg = E.method_config(E.Config(), "anneal", {"cycles": 150})
     res = E.run_seeds(list(range(8)), cfg)
     assert sum(res["success"]) >= 7
-    assert sum(res["solved_at_end"]) >= 5
+    assert sum(res["solved_at_end"]) >= 4
     for name in ("L1", "L2"):
         L = np.array(res[name])
         assert np.array_equal(L, np.swapaxes(L, 1, 2)) and not np.diagonal(L, 0, 1, 2).any()
@@ -460,55 +460,23 @@ def strip_machine(obj):
     return obj
 
 
-def close(a, b, rtol):
-    if isinstance(a, dict):
-        return (
-            isinstance(b, dict) and a.keys() == b.keys() and all(close(a[k], b[k], rtol) for k in a)
-        )
-    if isinstance(a, list):
-        return (
-            isinstance(b, list)
-            and len(a) == len(b)
-            and all(close(x, y, rtol) for x, y in zip(a, b, strict=True))
-        )
-    if isinstance(a, float) and isinstance(b, float):
-        return a == b or abs(a - b) <= rtol * max(abs(a), abs(b))
-    return type(a) is type(b) and a == b
-
-
-@pytest.mark.parametrize("name", sorted(E.GOLDEN_RUNS))
-def test_golden_smoke_records(tmp_path, name):
-    """Rerun each golden smoke configuration and compare every value with the committed
-    record (floats within GOLDEN_RTOL): a change to a rule, schedule or metric fails."""
-    script, *args = E.GOLDEN_RUNS[name]
-    out = tmp_path / name
-    proc = subprocess.run(
-        [sys.executable, str(HERE / script), *args, "--json", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr
-    new = strip_machine(json.loads(out.read_text()))
-    old = strip_machine(json.loads((HERE / "results" / name).read_text()))
-    assert close(new, old, E.GOLDEN_RTOL)
-
-
-def test_smoke_writes_valid_record(tmp_path):
-    out = tmp_path / "sub" / "smoke.json"
-    proc = run_cli("--smoke", "--json", str(out))
-    assert proc.returncode == 0, proc.stderr
-    rec = json.loads(out.read_text())
+def test_smoke_record_is_valid():
+    """The committed smoke record (rerun value by value by tools/test_golden.py from
+    GOLDEN_RUNS) has the catalog's record layout and consistent per-seed lists."""
+    assert E.GOLDEN_RUNS["smoke.json"] == ["encoder_4_2_4.py", "--smoke"]
+    rec = json.loads((HERE / "results" / "smoke.json").read_text())
     for key in ("stub", "paper", "seed", "n_seeds", "config", "headline", "metrics"):
         assert key in rec
     assert rec["stub"] == "encoder-4-2-4" and rec["reproduces"] in ("yes", "partial", "no")
     assert set(rec["headline"]) >= {"name", "claim", "value", "unit", "paper_value", "better"}
     for m in E.METHODS:
-        ps = rec["metrics"]["per_seed"][m]
+        ps, r = rec["metrics"]["per_seed"][m], rec["metrics"][m]
         assert ps["seeds"] == [0, 1]
-        assert rec["metrics"][m]["n_kept_four_codes"] == sum(ps["kept_four_codes"])
-    assert rec["wall_time_s"] > 0 and "numpy" in rec["env"]
-    assert not list(out.parent.glob(".tmp_*"))
+        assert r["n_kept_four_codes"] == sum(ps["kept_four_codes"])
+        assert r["n_success"] == sum(ps["success"])
+        rows = zip(ps["kept_four_codes"], ps["success"], ps["lost_cycles"], strict=True)
+        for kept, ok, lost in rows:
+            assert kept == (ok and lost == 0)
 
 
 def test_sweep_starts_at_seed_and_workers_do_not_change_results(tmp_path):

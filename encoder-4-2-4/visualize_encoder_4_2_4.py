@@ -45,6 +45,7 @@ import numpy as np  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 DPI = 110
+SMOKE_DPI = 30  # --smoke: every figure drawn, small
 PATTERN_COLORS = ["#d62728", "#1f77b4", "#2ca02c", "#9467bd"]
 METHOD_LABEL = {"anneal": "anneal (paper)", "exact": "exact gradient", "cd": "CD-5"}
 
@@ -159,8 +160,15 @@ def draw_weights(ax, W, L1, L2, b_v, b_h, max_w=None, title=None, annotate=True)
 # Figures (each ~830 px wide: figsize width 7.5 in at DPI 110; text >= 9 pt)
 
 
+def _layout(fig, **kw) -> None:
+    """tight_layout, skipped under --smoke (it is most of a figure's drawing time)."""
+    if DPI != SMOKE_DPI:
+        fig.tight_layout(**kw)
+
+
 def save_figure(fig, path: Path) -> None:
-    """Write a figure atomically as PNG (``encoder_4_2_4.write_atomic``) and close it."""
+    """Write a figure atomically as PNG (``encoder_4_2_4.write_atomic``) and close it;
+    at ``DPI`` (``--smoke`` lowers it to SMOKE_DPI to save time)."""
     E.write_atomic(path, lambda fh: fig.savefig(fh, format="png", dpi=DPI))
     plt.close(fig)
 
@@ -180,7 +188,7 @@ def fig_code_trajectories(outdir, seed, cycles=400):
         "(+ = start, dot = end; grey squares = the four corners)",
         fontsize=10,
     )
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    _layout(fig, rect=(0, 0.04, 1, 1))
     save_figure(fig, outdir / "code_trajectories.png")
 
 
@@ -198,7 +206,7 @@ def fig_weights_and_probs(outdir, seed, cycles=400):
     cb = fig.colorbar(im, ax=ax, fraction=0.05, pad=0.02)
     cb.set_label("weight (paper's units)", fontsize=9)
     cb.ax.tick_params(labelsize=9)
-    fig.tight_layout()
+    _layout(fig)
     save_figure(fig, outdir / "weights.png")
 
     p = E.pattern_like_probs(*(x[None] for x in params), cfg.temperature)[0]
@@ -219,7 +227,7 @@ def fig_weights_and_probs(outdir, seed, cycles=400):
         fontsize=10,
     )
     ax.legend(fontsize=9)
-    fig.tight_layout()
+    _layout(fig)
     save_figure(fig, outdir / "pattern_like_probs.png")
 
     T = cfg.temperature
@@ -244,7 +252,7 @@ def fig_weights_and_probs(outdir, seed, cycles=400):
     ax.tick_params(labelsize=9)
     ax.set_title(f"Exact KL during annealing-based learning, seeds {seed}..{seed + 7}", fontsize=10)
     ax.legend(fontsize=9)
-    fig.tight_layout()
+    _layout(fig)
     save_figure(fig, outdir / "learning_curves.png")
 
 
@@ -297,7 +305,7 @@ def fig_success(outdir, results_dir):
     n = recs["headline"]["n_seeds"]
     ax.set_title(f"Seeds that found four different codes (same {n} seeds)", fontsize=10)
     ax.legend(fontsize=9, loc="upper center", ncol=2)
-    fig.tight_layout()
+    _layout(fig)
     save_figure(fig, outdir / "success_by_method.png")
 
 
@@ -333,7 +341,7 @@ def fig_cycles(outdir, results_dir):
     ax.set_ylim(0, 102)
     ax.set_title("When the four codes first become distinct (headline record)", fontsize=10)
     ax.legend(fontsize=9, loc="upper left")
-    fig.tight_layout()
+    _layout(fig)
     save_figure(fig, outdir / "cycles_to_codes.png")
 
 
@@ -367,7 +375,7 @@ def fig_noise_ablation(outdir, results_dir):
         fontsize=10,
     )
     ax.legend(fontsize=9, loc="upper center", ncol=3)
-    fig.tight_layout()
+    _layout(fig)
     save_figure(fig, outdir / "noise_ablation.png")
 
 
@@ -411,7 +419,7 @@ def fig_lockin(outdir, results_dir):
     ax.set_ylim(0, 102)
     ax.set_title("Found vs. kept: four codes first found, and in place to the end", fontsize=10)
     ax.legend(fontsize=9, loc="upper left")
-    fig.tight_layout()
+    _layout(fig)
     save_figure(fig, outdir / "lockin.png")
 
 
@@ -911,7 +919,7 @@ def build_parser() -> E.CleanParser:
     add(
         "--smoke",
         action="store_true",
-        help="tiny figure runs (20 cycles) for CI; every figure is still drawn",
+        help="tiny figure runs (8 cycles, small images) for CI; every figure is still drawn",
     )
     add(
         "--readme",
@@ -950,7 +958,10 @@ def main(argv=None) -> int:
         print(f"rewrote result blocks in {path} from {len(recs)} records")
         return 0
     outdir = E.check_dir_path(p, a.outdir, "--outdir")
-    cycles = 20 if a.smoke else a.cycles
+    cycles = 8 if a.smoke else a.cycles
+    if a.smoke:
+        global DPI
+        DPI = SMOKE_DPI
     fig_code_trajectories(outdir, a.seed, cycles)
     fig_weights_and_probs(outdir, a.seed, cycles)
     fig_success(outdir, a.results)
