@@ -234,6 +234,13 @@ SITE_CSS = """/* written by tools/build_site.py */
 .md-typeset mjx-container mjx-assistive-mml {
   width: 1px !important; height: 1px !important; max-width: 1px !important;
 }
+/* On a phone an inline formula wider than the column scrolls by itself, not the page. */
+@media screen and (max-width: 44.9375em) {
+  .md-typeset span.arithmatex {
+    display: inline-block; max-width: 100%; overflow-x: auto; overflow-y: hidden;
+    vertical-align: middle;
+  }
+}
 /* Figures never wider than the column. */
 .md-typeset img { max-width: 100%; height: auto; }
 """
