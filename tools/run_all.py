@@ -722,10 +722,12 @@ def replace_block(text: str, start: str, end: str, body: str) -> str:
     return text[: i + len(start)] + "\n" + body + "\n" + text[j:]
 
 
-def generated_texts(problems: list[Problem], root: Path = ROOT) -> list[tuple[Path, str]]:
-    """(path, new text) of RESULTS.md, README.md and every problem README with a glance
-    block, all from the catalog records. Raises RecordError or ValueError (nothing is
-    written by this function)."""
+def generated_texts(
+    problems: list[Problem], root: Path = ROOT, glance_of: list[Problem] | None = None
+) -> list[tuple[Path, str]]:
+    """(path, new text) of RESULTS.md, README.md and the README of every problem in
+    ``glance_of`` (default: all) that has a glance block, all from the catalog records.
+    Raises RecordError or ValueError (nothing is written by this function)."""
     records = load_records(problems, root)
     by_slug = {p.slug: p for p in problems}
     readme = root / "README.md"
@@ -741,7 +743,10 @@ def generated_texts(problems: list[Problem], root: Path = ROOT) -> list[tuple[Pa
             ),
         ),
     ]
+    chosen = {p.slug for p in (problems if glance_of is None else glance_of)}
     for p in problems:
+        if p.slug not in chosen:
+            continue
         page = p.folder / "README.md"
         rec = records[p.slug]
         if rec is None or not page.is_file():
@@ -757,10 +762,12 @@ def generated_texts(problems: list[Problem], root: Path = ROOT) -> list[tuple[Pa
     return out
 
 
-def write_generated(problems: list[Problem], root: Path = ROOT) -> list[Path]:
+def write_generated(
+    problems: list[Problem], root: Path = ROOT, glance_of: list[Problem] | None = None
+) -> list[Path]:
     """Rewrite RESULTS.md, the README table and the glance blocks together (or none of
     them); files whose text is unchanged are left alone. Returns the files written."""
-    items = generated_texts(problems, root)
+    items = generated_texts(problems, root, glance_of)
     changed = [(p, t) for p, t in items if not p.is_file() or p.read_text(encoding="utf-8") != t]
     if changed:
         write_all_or_nothing(changed)
@@ -787,14 +794,14 @@ def collect(problems: list[Problem], readme_of: list[Problem], root: Path = ROOT
 
     First each problem in ``readme_of`` rewrites its own README blocks from its records
     (``visualize_<mod>.py --readme``), then RESULTS.md, the README table and the glance
-    blocks are written together.
+    blocks of those problems are written together.
     """
     failures = []
     for p in readme_of:
         why = visualize_readme(p)
         if why:
             failures.append(f"{p.slug} ({why})")
-    written = write_generated(problems, root)
+    written = write_generated(problems, root, readme_of)
     for path in written:
         print(f"run_all: rewrote {rel(path, root)}", flush=True)
     return failures

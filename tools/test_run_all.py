@@ -564,6 +564,19 @@ def test_results_and_readme_change_together_or_not_at_all(tmp_path):
     assert "0.125%" in (root / "toy-a" / "README.md").read_text()
 
 
+def test_collect_only_rewrites_the_selected_glance_blocks(tmp_path):
+    root = make_catalog(tmp_path / "cat", toy_a="ok", toy_b="ok")
+    seed_records(root)
+    for slug in ("toy-a", "toy-b"):
+        rec_path = root / slug / "results" / "headline.json"
+        rec_path.write_text(rec_path.read_text().replace("0.25", "0.125"))
+    done = run(root, "--collect", "--only", "toy-a")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "0.125%" in (root / "toy-a" / "README.md").read_text()
+    assert "0.125%" not in (root / "toy-b" / "README.md").read_text()
+    assert (root / "RESULTS.md").read_text().count("0.125%") == 2  # tables: every record
+
+
 def test_collect_skips_readmes_without_glance_markers(tmp_path):
     root = make_catalog(tmp_path / "cat", toy_a="ok")
     (root / "toy-a" / "README.md").write_text("# no glance here\n")
