@@ -85,6 +85,11 @@ def build_parser() -> CleanParser:
         allow_abbrev=False,
     )
     parser.add_argument(
+        "--root",
+        metavar="DIR",
+        help="repository to clone and read README.md from (default: this repository)",
+    )
+    parser.add_argument(
         "--list",
         action="store_true",
         help="print the commands that would run, and exit",
@@ -127,7 +132,7 @@ def finish(proc: subprocess.Popen, timeout: float) -> int | None:
         proc.wait()
 
 
-def run_quickstart(commands: list[str], work: Path, timeout: float) -> list[str]:
+def run_quickstart(commands: list[str], work: Path, timeout: float, root: Path = ROOT) -> list[str]:
     """Run ``commands`` as described in the module docstring; the failures (or [])."""
     venv = work / "venv"
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
@@ -147,18 +152,18 @@ def run_quickstart(commands: list[str], work: Path, timeout: float) -> list[str]
         t0 = time.perf_counter()
         if target is not None:
             dest = work / target
-            shown = f"git clone {ROOT} {dest} (for: {command})"
+            shown = f"git clone {root} {dest} (for: {command})"
             print(f"quickstart [{n}/{len(commands)}]: {shown}", flush=True)
-            proc = start(["git", "clone", "-q", "--no-hardlinks", str(ROOT), str(dest)], work, env)
+            proc = start(["git", "clone", "-q", "--no-hardlinks", str(root), str(dest)], work, env)
             code = finish(proc, timeout)
             if code == 0:
                 cwd = dest
         else:
             if cwd == work:  # no clone line: run in a clone all the same
-                dest = work / ROOT.name
-                code = finish(start(["git", "clone", "-q", str(ROOT), str(dest)], work, env), 600)
+                dest = work / root.name
+                code = finish(start(["git", "clone", "-q", str(root), str(dest)], work, env), 600)
                 if code != 0:
-                    return [f"git clone {ROOT}: exit {code}"]
+                    return [f"git clone {root}: exit {code}"]
                 cwd = dest
             print(f"quickstart [{n}/{len(commands)}]: {command}", flush=True)
             code = finish(start(["bash", "-c", command], cwd, env), timeout)
@@ -182,8 +187,11 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--workdir {why}")
         if any(Path(args.workdir).iterdir()):
             parser.error(f"--workdir {args.workdir}: not empty")
+    root = Path(args.root).resolve() if args.root else ROOT
+    if not (root / ".git").exists():
+        parser.error(f"--root {args.root}: not a git repository")
     try:
-        commands = extract_commands((ROOT / "README.md").read_text(encoding="utf-8"))
+        commands = extract_commands((root / "README.md").read_text(encoding="utf-8"))
     except (OSError, QuickstartError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
@@ -193,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     work = Path(args.workdir or tempfile.mkdtemp(prefix="quickstart_")).resolve()
     try:
-        failures = run_quickstart(commands, work, args.timeout_s)
+        failures = run_quickstart(commands, work, args.timeout_s, root)
     finally:
         if args.workdir is None:
             shutil.rmtree(work, ignore_errors=True)
