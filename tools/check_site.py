@@ -15,7 +15,8 @@ A page fails, at either width, when
   number, a verdict column when its header says verdict/reproduces or its cells are
   yes/partial/no);
 * the page scrolls sideways (the document is wider than the window);
-* maths is not rendered (a MathJax error, or ``$...$`` left as text);
+* maths is not rendered (a MathJax error, or ``$...$`` left as text), or prose holds ASCII
+  maths (``x^2`` outside code and maths) or speaks of "this issue" / "issue 2";
 * an image is broken or the server answered 4xx/5xx, or the browser logged a console
   error or threw an uncaught exception;
 * (desktop) a figure is shown below 60% of its natural width (home-page thumbnails, which
@@ -204,6 +205,21 @@ JS_REPORT = r"""async (opts) => {
       continue;
     const m = n.textContent.match(/\$\$?[^$\s][^$]*?\$\$?/);
     if (m && /[\\^_{}]|[a-z]\(/.test(m[0])) out.rawMaths.push(m[0].slice(0, 60));
+  }
+
+  // Prose a reader cannot follow: ASCII maths (x^2 outside code and maths) and references
+  // to the project's issue tracker.
+  out.asciiMaths = [];
+  out.issueRefs = [];
+  const prose = document.createTreeWalker(article, NodeFilter.SHOW_TEXT);
+  for (let n = prose.nextNode(); n; n = prose.nextNode()) {
+    if (n.parentElement.closest("pre, code, .arithmatex, mjx-container, script, style, a"))
+      continue;
+    const t = n.textContent;
+    const a = t.match(/[A-Za-z0-9)\]]\^[-+(A-Za-z0-9{]+/);
+    if (a) out.asciiMaths.push(a[0].slice(0, 40));
+    const i = t.match(/\b(this issue|issue #?\d+|\(issue\b[^)]*\))/i);
+    if (i) out.issueRefs.push(i[0].slice(0, 40));
   }
 
   // Images.
@@ -415,6 +431,10 @@ def judge_report(
         fail.append(f"maths error: {text}")
     for text in rep["rawMaths"][:3]:
         fail.append(f"maths not rendered: {text!r}")
+    for text in rep.get("asciiMaths", [])[:3]:
+        fail.append(f"ASCII maths in prose (write it as $...$): {text!r}")
+    for text in rep.get("issueRefs", [])[:3]:
+        fail.append(f"speaks of an issue, which readers cannot follow: {text!r}")
     if width == DESKTOP:
         for img in rep["images"]:
             if not img["inArticle"] or img["thumb"] or img["skip"] or not img["w"]:

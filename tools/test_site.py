@@ -759,6 +759,8 @@ def test_judge_passes_a_good_page_and_names_each_defect():
             "page scrolls sideways: 500 px wide in a 390 px window",
         ),
         "mathErrors": (["Undefined control sequence"], "maths error"),
+        "asciiMaths": (["x^2"], "ASCII maths in prose"),
+        "issueRefs": (["Issue 2"], "speaks of an issue"),
         "rawMaths": (["$x_1$"], "maths not rendered"),
         "repoLink": ("", "no link to the repository"),
         "editLink": (f"{URL}/edit/main/README.md", "no link to the page's source"),
@@ -832,6 +834,7 @@ body { margin: 0; }
 <p><img src="fig.png" style="width:100px" alt="fig"> <img class="card-thumb" src="fig.png"
  style="width:50px" alt="thumb"></p>
 <p>Raw maths $x_1 + y^2$ left as text.</p>
+<p>All 2^10 states (<code>a^b</code> in code is fine), as this issue says.</p>
 <div style="width:2000px">too wide for the window</div>
 <a href="#nowhere">x</a>
 </article></body></html>"""
@@ -902,6 +905,8 @@ def test_browser_report_catches_each_defect_and_passes_a_good_page(tmp_path):
         "page scrolls sideways: ",
         "figure /fig.png shown at 100 of its 400 px (25.0% < 60%)",
         "maths not rendered: '$x_1 + y^2$'",
+        "ASCII maths in prose (write it as $...$): '2^10'",
+        "speaks of an issue, which readers cannot follow: 'this issue'",
         "no link to the repository",
         "no link to the page's source",
         "no link to its code",
