@@ -261,7 +261,7 @@ JS_LIGHTBOX = r"""async () => {
   if (!link) return "figures do not open full size (no viewer link around "
     + figs[0].getAttribute("src") + ")";
   link.click();
-  for (let i = 0; i < 60; i++) {
+  for (let i = 0; i < 100; i++) {
     await new Promise((done) => setTimeout(done, 50));
     const img = document.querySelector(".glightbox-container .gslide-image img");
     if (img && img.complete && img.naturalWidth > 0) {
