@@ -174,17 +174,31 @@ def all_rows(records: dict) -> list[dict]:
     return rows
 
 
+def short_label(r: dict) -> str:
+    """A figure label: the rule's name, shortened for the ff widths."""
+    name = r["method"]
+    m = re.match(r"(FF|backprop) 784-(\d+)x4", name)
+    if m:
+        rule = "FF" if m.group(1) == "FF" else "BP"
+        return f"{rule} W={m.group(2)}" + (" (law)" if r.get("extrapolated") else "")
+    return name
+
+
 def place_labels(fig, ax, rows) -> None:
     """Label every point, trying a few offsets so that no two labels overlap."""
     fig.canvas.draw()
     taken = []
+    for r in rows:  # the markers themselves
+        px, py = ax.transData.transform((steady(r, "flops"), steady(r, "cost_B1")))
+        taken.append((px - 6, py - 6, px + 6, py + 6))
     candidates = [(5, 2, "left"), (5, -11, "left"), (-5, 2, "right"), (-5, -11, "right")]
     candidates += [(5, 12, "left"), (-5, 12, "right"), (5, -21, "left"), (-5, -21, "right")]
+    candidates += [(8, 22, "left"), (-8, 22, "right"), (8, -31, "left"), (-8, -31, "right")]
     order = sorted(rows, key=lambda r: (steady(r, "flops"), steady(r, "cost_B1")))
     for r in order:
         x, y = steady(r, "flops"), steady(r, "cost_B1")
         px, py = ax.transData.transform((x, y))
-        text = r["method"]
+        text = short_label(r)
         w, h = 6.2 * len(text) * fig.dpi / 110, 11 * fig.dpi / 110
         best = None
         for dx, dy, ha in candidates:
@@ -213,7 +227,7 @@ def figure(records: dict, write_atomic) -> None:
     import matplotlib.pyplot as plt
 
     rows = all_rows(records)
-    fig, ax = plt.subplots(figsize=(7.5, 5.2), dpi=110)
+    fig, ax = plt.subplots(figsize=(7.5, 6.4), dpi=110)
     markers = dict(zip(PROBLEMS, "osD^v", strict=True))
     colors = dict(zip(PROBLEMS, plt.cm.tab10.colors, strict=False))
     for slug in PROBLEMS:
@@ -224,18 +238,24 @@ def figure(records: dict, write_atomic) -> None:
         y = [steady(r, "cost_B1") for r in pts]
         ax.scatter(x, y, marker=markers[slug], color=colors[slug], label=slug, s=36, zorder=3)
     xs = [steady(r, "flops") for r in rows]
+    ys = [steady(r, "cost_B1") for r in rows]
     if xs:
-        lo, hi = min(xs) / 2, max(xs) * 2
-        for k in (1, 10, 100):
-            ax.plot([lo, hi], [k * lo, k * hi], color="0.8", lw=0.8, zorder=1)
-            ax.text(lo, k * lo, f"{k} per FLOP", fontsize=9, color="0.5", va="bottom", ha="left")
+        lo, hi = min(xs) / 3, max(xs) * 30
+        for k in (1, 10, 100, 1000):
+            ax.plot([lo, hi], [k * lo, k * hi], color="0.85", lw=0.8, zorder=1)
+        ax.set_xlim(lo, hi)
+        ax.set_ylim(min(ys) / 5, max(ys) * 10)
     ax.set_xscale("log")
     ax.set_yscale("log")
+    fig.tight_layout()
     place_labels(fig, ax, rows)
     ax.set_xlabel("FLOPs per update (traced scalar operations)", fontsize=10)
     ax.set_ylabel("data-movement cost per update (B = 1)", fontsize=10)
     ax.tick_params(labelsize=9)
-    ax.set_title("Cost against arithmetic, one update of every learning rule", fontsize=10)
+    ax.set_title(
+        "One update of every learning rule; grey lines: 1, 10, 100, 1000 per FLOP",
+        fontsize=10,
+    )
     ax.legend(fontsize=9, loc="upper left")
     ax.grid(True, which="major", color="0.92")
     fig.tight_layout()
