@@ -540,3 +540,36 @@ def test_make_record_verdicts():
     rec = xor.make_record(cfg, ["2-2-1"], seeds, {"2-2-1": res}, False, "c")
     assert rec["headline"]["value"] == 99 and rec["reproduces"] == "yes"
     assert "perturb-on-plateau" in rec["headline"]["name"]
+
+
+def test_more_boundaries():
+    # 558 exactly at our 75th percentile is inside the IQR as well
+    top = fake_sweep([100, 200, 558, 558, 558])
+    assert top["epoch_percentiles"]["p75"] == 558
+    assert xor.paper_comparison(top, fake_sweep([10] * 200))["paper_sweeps_within_iqr"]
+    # a run solved at sweep 0 is a converged run
+    assert fake_sweep([0, 5])["converged_epoch_per_seed"] == [0, 5]
+
+
+def test_train_defaults_keep_no_history_and_print_nothing(capsys):
+    res = xor.train([1], xor.Config(arch="2-1-skip", max_epochs=50))
+    assert res.history is None and capsys.readouterr().out == ""
+    lines = []
+    xor.train(
+        [1], xor.Config(arch="2-1-skip", max_epochs=250), progress_every=100, log=lines.append
+    )
+    assert [ln.split()[1] for ln in lines] == ["100/250", "200/250"]
+
+
+def test_network_sweep_budget_boundary(monkeypatch, capsys):
+    class Reached(Exception):
+        pass
+
+    def stop(*a, **k):
+        raise Reached
+
+    monkeypatch.setattr(xor, "train", stop)
+    with pytest.raises(Reached):  # exactly MAX_NETWORK_SWEEPS is accepted
+        xor.main(["--sweep", "200", "--max-epochs", "1000000", "--quiet"])
+    assert exit_code_of(xor.main, ["--sweep", "201", "--max-epochs", "1000000"]) == 2
+    assert "network-sweeps" in capsys.readouterr().err
