@@ -29,14 +29,23 @@ Numpy semantics (this catalog's choices, stated once):
 * A reduction (sum, prod, max, min, all, any) starts from the first element and folds
   the rest in, one output element at a time (row-major), the reduced axes innermost.
   ``mean`` is that sum divided by the count (one more operation reading the sum).
-* Indexing, slicing, reshapes, transposes, concatenation, copies and assignment are free.
+* Indexing, slicing, reshapes, transposes, concatenation, copies, dtype conversions
+  (``astype``) and assignment are free. ``argmax``/``argmin`` are charged like
+  ``max``/``min`` and return a tracked index; ``np.add.at`` is one operation per index,
+  in index order. Functions of constants only (literals, random numbers, tables) are
+  computed untraced: constants in, constants out, nothing charged.
 * Values of every operation are computed by numpy itself on the real arrays, so a traced
   call returns bit-identical numbers to the untraced call; only the charge follows the
   loop orders above.
 
-Nothing escapes: converting a traced array to a plain array, a Python float or int, or
-passing it to a numpy function this module does not implement raises ``Escape`` or
-``Unsupported``. ``bool()`` of a traced value is a branch: it is charged one read.
+Nothing escapes: converting a tracked float to a plain array or a Python float, or
+passing a traced array to a numpy function this module does not implement, raises
+``Escape`` or ``Unsupported``. An integer or bool value that leaves the trace (a branch,
+an index, a boolean selection) is charged one read per element, like ByteDMD's
+``__bool__``/``__index__``; the values it selects keep their ids. ``Tracer(allow_float=
+True)`` lets ``float()`` of a scalar through, charged one read and counted (for code that
+turns a loss into a float for logging). ``NumpyNamespace`` stands in for a measured
+module's ``np`` so that buffers the code allocates keep traced values tracked.
 
 The trace is kept as integer arrays recorded in bulk per numpy operation; depths come
 from a Fenwick tree over last-move times, computed by a small C routine compiled at
