@@ -70,6 +70,8 @@ def main(argv=None) -> int:
     p = build_parser()
     try:
         a = p.parse_args(argv)
+        if not a.json.strip():
+            p.error("--json is empty")
         out = Path(a.json)
         why = dm.check_output_dir(out.parent)
         if why or out.is_dir():

@@ -87,6 +87,12 @@ class CleanParser(argparse.ArgumentParser):
         sys.stderr.write(f"{self.prog}: error: {message}\n")
         raise SystemExit(2)
 
+    def _get_values(self, action, arg_strings):
+        # argparse drops a lone "--" value without calling the type: refuse it
+        if action.option_strings and arg_strings and set(arg_strings) == {"--"}:
+            self.error(f"argument {'/'.join(action.option_strings)}: expected a value, not '--'")
+        return super()._get_values(action, arg_strings)
+
 
 def int_in(lo: int, hi: int):
     """argparse type: an int in [lo, hi]."""
@@ -132,6 +138,8 @@ def float_in(lo: float, hi: float, lo_open: bool = False, hi_open: bool = False)
 
 def check_output_dir(path: Path) -> str | None:
     """None if files can be written into folder ``path`` (created if missing), else why."""
+    if not str(path).strip():
+        return "an empty path is not a folder"
     try:
         if path.exists() and not path.is_dir():
             return f"{path} is not a folder"
@@ -1270,8 +1278,8 @@ def main(argv=None) -> int:
             parser.error("--outdir goes with --smoke (full runs write each problem's results/)")
         if args.collect and args.smoke:
             parser.error("--collect and --smoke exclude each other")
-        if args.outdir:
-            why = check_output_dir(Path(args.outdir))
+        if args.outdir is not None:
+            why = check_output_dir(Path(args.outdir)) if args.outdir else "--outdir is empty"
             if why:
                 parser.error(why)
         return run(args)
