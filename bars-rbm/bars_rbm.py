@@ -781,6 +781,13 @@ class CleanParser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # noqa: D102 - argparse hook
         self.exit(EXIT_USAGE, f"{self.prog}: error: {' '.join(str(message).split())}\n")
 
+    def _get_values(self, action, arg_strings):  # argparse hook
+        # argparse drops a lone "--" given as an option's value ("--lr=--") and stores []
+        # without calling the type: refuse it instead
+        if action.option_strings and arg_strings and set(arg_strings) == {"--"}:
+            self.error(f"argument {'/'.join(action.option_strings)}: expected a value, not '--'")
+        return super()._get_values(action, arg_strings)
+
 
 CleanArgumentParser = CleanParser  # older name, kept for the figure scripts' imports
 
@@ -805,7 +812,7 @@ def _number_type(kind, lo, hi, lo_open=False, hi_open=False):
     def parse(text: str):
         try:
             x = conv(text)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise argparse.ArgumentTypeError(f"{text!r} is not an {kind}") from None
         if kind == "float" and not np.isfinite(x):
             raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")

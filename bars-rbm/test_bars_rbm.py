@@ -542,6 +542,8 @@ def call_main(argv, capsys, fn=None):
         ["--k", "3", "--method", "exact"],
         ["--sweep", "-2"],
         ["--seed", "-1"],
+        ["--seed=--"],
+        ["--lr=--"],
         ["--seed", "4294967296"],
         ["--seed", "4294967295", "--sweep", "2"],
         ["--batch-size", "600", "--n-train", "500"],
