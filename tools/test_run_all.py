@@ -486,6 +486,11 @@ def test_headline_run_writes_record_and_every_block(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     rec = json.loads((root / "toy-a" / "results" / "headline.json").read_text())
     assert rec["provenance"]["command"] == "python3 toy-a/toy_a.py --mode ok"
+    assert 0 < rec["provenance"]["run_all_seconds"] < 60
+    assert rec["provenance"]["commit"] == "unknown"  # the toy catalog is not a repository
+    assert (
+        ", 2 cores, " in rec["provenance"]["machine"] or " cores, " in rec["provenance"]["machine"]
+    )
     assert "0.25%" in (root / "RESULTS.md").read_text()
     assert "| [toy-a](toy-a/README.md) | 0.25% | 0.5% | **yes** | 1986 |" in (
         (root / "README.md").read_text()
