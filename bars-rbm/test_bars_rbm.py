@@ -475,7 +475,30 @@ def test_exact_gradient_training_raises_the_training_likelihood():
     assert kl[3] < kl[2] < kl[1] < kl[0]
 
 
-# --- golden smoke records: rerun and compared by tools/test_golden.py ----------------
+# --- golden smoke records ---------------------------------------------------------------
+# tools/test_golden.py reruns them as subprocesses for the whole catalog; this in-process
+# copy (about 1 s) keeps this folder's own tests able to catch a changed learning rule.
+
+
+def skipped(key: str) -> bool:
+    """The catalog's rule for machine-dependent fields."""
+    return key in ("env", "provenance", "timing") or key.endswith(("_s", "_per_s", "_gflops"))
+
+
+def assert_same(a, b, rtol, where="record"):
+    if isinstance(a, dict):
+        assert isinstance(b, dict) and set(a) == set(b), where
+        for k in a:
+            if not skipped(k):
+                assert_same(a[k], b[k], rtol, f"{where}.{k}")
+    elif isinstance(a, list):
+        assert isinstance(b, list) and len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            assert_same(x, y, rtol, f"{where}[{i}]")
+    elif isinstance(a, float):
+        assert type(b) is float and b == pytest.approx(a, rel=rtol, abs=0.0), where
+    else:
+        assert a == b and type(a) is type(b), where
 
 
 def test_golden_runs_cover_every_method():
@@ -486,6 +509,30 @@ def test_golden_runs_cover_every_method():
         methods.add(args[args.index("--method") + 1] if "--method" in args else "pcd")
     assert methods == set(m.METHODS)
     assert 0.0 <= m.GOLDEN_RTOL <= 1e-9
+
+
+@pytest.mark.parametrize("name", sorted(m.GOLDEN_RUNS))
+def test_golden_smoke_record(name, tmp_path):
+    script, *args = m.GOLDEN_RUNS[name]
+    out = tmp_path / name
+    assert m.main([*args, "--quiet", "--json", str(out)]) == 0
+    golden = json.loads((HERE / "results" / name).read_text())
+    assert_same(golden, json.loads(out.read_text()), m.GOLDEN_RTOL)
+
+
+def test_golden_comparison_can_fail():
+    golden = json.loads((HERE / "results" / "smoke.json").read_text())
+    changed = json.loads(json.dumps(golden))
+    changed["metrics"]["kl_bits_mean"] *= 1 + 1e-6
+    with pytest.raises(AssertionError):
+        assert_same(golden, changed, m.GOLDEN_RTOL)
+    changed = json.loads(json.dumps(golden))
+    changed["metrics"]["n_bars_per_seed"][0] += 1
+    with pytest.raises(AssertionError):
+        assert_same(golden, changed, m.GOLDEN_RTOL)
+    changed = json.loads(json.dumps(golden))
+    changed["wall_time_s"] += 1.0  # machine-dependent: ignored
+    assert_same(golden, changed, m.GOLDEN_RTOL)
 
 
 # --- CLI contract ---------------------------------------------------------------------------
