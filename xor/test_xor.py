@@ -540,6 +540,11 @@ def test_make_record_verdicts():
     rec = xor.make_record(cfg, ["2-2-1"], seeds, {"2-2-1": res}, False, "c")
     assert rec["headline"]["value"] == 99 and rec["reproduces"] == "yes"
     assert "perturb-on-plateau" in rec["headline"]["name"]
+    # both networks: 180 of 200 runs is 90%, "partial"
+    ninety = dataclasses.replace(res, converged_epoch=np.array([10] * 90 + [-1] * 10))
+    rec = xor.make_record(cfg, xor.BOTH, seeds, {a: ninety for a in xor.BOTH}, False, "c")
+    assert rec["headline"]["value"] == 180 and rec["headline"]["unit"] == "of 200 runs"
+    assert rec["reproduces"] == "partial"
 
 
 def test_more_boundaries():

@@ -673,7 +673,7 @@ def make_record(
 # Command-line and file contract (shared by visualize_xor.py and make_xor_gif.py)
 # ----------------------------------------------------------------------------------------
 
-EXIT_OK, EXIT_USAGE, EXIT_DIVERGED, EXIT_WRITE = 0, 2, 3, 74
+EXIT_USAGE, EXIT_DIVERGED, EXIT_WRITE = 2, 3, 74
 EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
 
 
