@@ -578,3 +578,20 @@ def test_network_sweep_budget_boundary(monkeypatch, capsys):
         xor.main(["--sweep", "200", "--max-epochs", "1000000", "--quiet"])
     assert exit_code_of(xor.main, ["--sweep", "201", "--max-epochs", "1000000"]) == 2
     assert "network-sweeps" in capsys.readouterr().err
+
+
+def test_paths_modes_and_commands(tmp_path):
+    assert xor.float_in(0, 1)("0") == 0.0
+    made = xor.check_output_path(tmp_path / "new" / "dir", "--outdir", folder=True)
+    assert made.is_dir() and list(made.iterdir()) == []
+    blocker = tmp_path / "f"
+    blocker.write_text("x")
+    with pytest.raises(xor.UsageError, match="not a folder"):
+        xor.check_output_path(blocker, "--outdir", folder=True)
+    with pytest.raises(xor.UsageError, match="too long"):
+        xor.check_output_path(tmp_path / ("n" * 250 + ".json"), "--json")
+    target = tmp_path / "r.json"
+    xor.write_atomic(target, "{}\n")
+    assert (target.stat().st_mode & 0o777) == 0o644
+    argv = ["--sweep", "3", "--json=x.json", "--quiet", "--json", "y.json", "--perturb"]
+    assert xor.command_line(argv) == "python3 xor/xor.py --sweep 3 --perturb"
