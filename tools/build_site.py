@@ -1135,7 +1135,23 @@ class CleanParser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are one line on stderr and exit status 2."""
 
     def error(self, message: str) -> None:  # noqa: D102 - argparse hook
-        self.exit(2, f"{self.prog}: error: {' '.join(message.split())}\n")
+        self.exit(2, f"{self.prog}: error: {' '.join(str(message).split())}\n")
+
+    def _get_values(self, action, arg_strings):  # argparse hook
+        # argparse drops a lone "--" given as an option's value ("--root=--") and stores []
+        # without calling the type; refuse it instead.
+        if action.option_strings and arg_strings and set(arg_strings) == {"--"}:
+            self.error(f"argument {'/'.join(action.option_strings)}: expected a value, not '--'")
+        return super()._get_values(action, arg_strings)
+
+
+def path_arg(text: str) -> Path:
+    """argparse type: a non-empty path without NUL bytes (an empty one is not '.')."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path is not allowed")
+    if "\0" in text:
+        raise argparse.ArgumentTypeError("a path cannot hold a NUL byte")
+    return Path(text)
 
 
 def build_parser() -> CleanParser:
@@ -1143,13 +1159,13 @@ def build_parser() -> CleanParser:
     parser = CleanParser(prog=PROG, description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--root",
-        type=Path,
+        type=path_arg,
         default=ROOT,
         help="repository root holding README.md (path; default: this file's repository)",
     )
     parser.add_argument(
         "--out",
-        type=Path,
+        type=path_arg,
         default=None,
         help="docs folder to write (path to a folder; default: ROOT/build/docs)",
     )

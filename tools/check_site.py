@@ -710,21 +710,22 @@ def build_parser() -> CleanParser:
     parser = CleanParser(prog=PROG, description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--screenshots",
-        type=Path,
+        type=build_site.path_arg,
         default=None,
         help="folder to save one full-page JPEG per page and width in (path; its old *.jpg "
         "and *.png files are removed; default: no screenshots)",
     )
     parser.add_argument(
         "--root",
-        type=Path,
+        type=build_site.path_arg,
         default=ROOT,
         help="repository root holding mkdocs.yml and README.md (path; default: this "
         "file's repository)",
     )
     parser.add_argument(
         "--chromium",
-        default="/usr/bin/chromium",
+        type=build_site.path_arg,
+        default=Path("/usr/bin/chromium"),
         help="Chromium or Chrome binary (path; default: Debian's /usr/bin/chromium)",
     )
     return parser
@@ -769,7 +770,9 @@ def _main(argv: list[str] | None) -> int:
         server, http_errors = serve(site)
         base = f"http://127.0.0.1:{server.server_address[1]}"
         try:
-            failures, notes, counts = check_pages(base, pages, root, site, shots, args.chromium)
+            failures, notes, counts = check_pages(
+                base, pages, root, site, shots, str(args.chromium)
+            )
         finally:
             server.shutdown()
             server.server_close()

@@ -592,6 +592,8 @@ def test_build_site_cli_writes_docs_and_rejects_bad_input(tmp_path):
     )
     assert "is not a folder" in err
     one_line_error(run("build_site.py", "--repo-url", "not a url"), "build_site.py")
+    for bad in (["--root=--"], ["--out", ""], ["--out", " "], ["--root", ""]):
+        one_line_error(run("build_site.py", *bad), "build_site.py")
     # A code line naming a function that is gone: one line naming the page, nothing half-done.
     readme = root / "xor" / "README.md"
     readme.write_text(readme.read_text().replace("Net.step", "Net.gone"))
@@ -606,6 +608,8 @@ def test_check_site_cli_bad_input_is_one_line(tmp_path):
     )
     assert "no Chromium" in err
     one_line_error(run("check_site.py", "--root", str(tmp_path)), "check_site.py")
+    for bad in (["--screenshots", ""], ["--screenshots=--"], ["--chromium", ""]):
+        one_line_error(run("check_site.py", *bad), "check_site.py")
     assert not list(tmp_path.iterdir())
 
 
