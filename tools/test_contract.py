@@ -744,10 +744,13 @@ def _bad_path_job(script: Path):
     cases = []
     for f in value_flags(parser):
         kind = output_kind(f)
+        long_name = str(tmp / ("n" * 300 + ".json"))
+        long_dir = str(tmp / ("d" * 300) / "x.json")
         if kind == "file":
             cases += [(f, str(blocker / "x.json")), (f, str(tmp / "a_dir"))]
+            cases += [(f, long_name), (f, long_dir), (f, "")]
         elif kind == "dir":
-            cases += [(f, str(blocker)), (f, str(blocker / "sub"))]
+            cases += [(f, str(blocker / "sub")), (f, str(tmp / ("d" * 300))), (f, "")]
     runs = []
     for f, bad in cases:
         others = [a for a in output_args(parser, tmp) if a]
@@ -769,8 +772,10 @@ def test_bad_output_path_end_to_end(script):
     for option, bad, done in runs:
         line = assert_one_line(done, f"{script.name} {option} {bad}")
         assert done.code == 2, done.show()
-        named = [bad, *(str(a) for a in Path(bad).parents if tmp in a.parents)]
-        assert any(n in line for n in named), f"message does not name the path: {line!r}"
+        if bad:
+            named = [bad, *(str(a) for a in Path(bad).parents if tmp in a.parents)]
+            named += [Path(bad).name[:40], Path(bad).parent.name[:40]]
+            assert any(n in line for n in named), f"message does not name the path: {line!r}"
     assert listing(tmp) == ["a_file"], f"wrote {listing(tmp)}"
 
 
