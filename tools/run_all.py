@@ -860,7 +860,7 @@ def build_parser() -> CleanParser:
         "--smoke-budget",
         type=float_in(0, 3600, lo_open=True),
         default=DEFAULT_SMOKE_BUDGET_S,
-        help="with --smoke: seconds allowed per problem (float, 0 < s <= 3600; default "
+        help="with --smoke or --golden: seconds allowed per run (float, 0 < s <= 3600; default "
         f"{DEFAULT_SMOKE_BUDGET_S:g})",
     )
     parser.add_argument(
@@ -900,7 +900,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.collect:
             return do_collect(problems, selected, root)
         if args.golden:
-            return do_golden(selected)
+            return do_golden(selected, args.smoke_budget)
         return do_runs(args, problems, selected, parser, root)
     finally:
         CHILDREN.end_all()
@@ -919,7 +919,7 @@ def do_collect(problems: list[Problem], selected: list[Problem], root: Path) -> 
     return 0
 
 
-def do_golden(selected: list[Problem]) -> int:
+def do_golden(selected: list[Problem], budget_s: float) -> int:
     runs = [(p, name, args) for p in selected for name, args in p.golden_runs.items()]
     if not runs:
         print("run_all: no GOLDEN_RUNS declared in the selected problems")
@@ -927,7 +927,7 @@ def do_golden(selected: list[Problem]) -> int:
     failed = []
     with tempfile.TemporaryDirectory(prefix="run_all_golden_") as tmp:
         for i, (p, name, gargs) in enumerate(runs, 1):
-            out = run_golden(p, name, gargs, Path(tmp), DEFAULT_SMOKE_BUDGET_S * 2)
+            out = run_golden(p, name, gargs, Path(tmp), budget_s)
             tag = f"[{i}/{len(runs)}] {p.slug}/results/{name}"
             if out.ok:
                 write_atomic(p.folder / "results" / name, dumps_record(out.record))

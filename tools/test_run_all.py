@@ -637,6 +637,13 @@ def test_golden_fails_without_golden_runs_or_on_a_failing_run(tmp_path):
     assert done.returncode == 1
     assert "toy-b/results/s.json: FAILED — exit 1: toy: error: it broke" in done.stdout
     assert not (root / "toy-b" / "results" / "s.json").exists()
+    for mode, why in (("nan", "non-finite number NaN"), ("sleep", "overran 1 s")):
+        script = root / "toy-b" / "toy_b.py"
+        script.write_text(script.read_text().replace('mode = "crash"', f'mode = "{mode}"'))
+        script.write_text(script.read_text().replace('mode = "nan"', f'mode = "{mode}"'))
+        done = run(root, "--golden", "--only", "toy-b", "--smoke-budget", "1")
+        assert done.returncode == 1 and why in done.stdout, done.stdout
+        assert not (root / "toy-b" / "results" / "s.json").exists()
 
 
 def test_a_child_killed_by_a_signal_fails(tmp_path):
