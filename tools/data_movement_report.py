@@ -29,13 +29,13 @@ def load_records() -> dict:
 
 
 def fmt(x, digits: int = 3) -> str:
-    """A count or cost for a table: 1,234 below 10^5, else 1.23e+06 style as 1.23 M."""
+    """A count or cost for a table: 1,234 below 10^5, else 1.23 M (k, M, G, T, P, E)."""
     if x is None:
         return "-"
     x = float(x)
     if abs(x) < 1e5:
         return f"{x:,.0f}" if abs(x - round(x)) < 1e-9 or abs(x) >= 100 else f"{x:.{digits}g}"
-    for unit, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
+    for unit, scale in (("E", 1e18), ("P", 1e15), ("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
         if abs(x) >= scale:
             return f"{x / scale:.{digits}g} {unit}"
     return f"{x:.{digits}g}"
@@ -90,7 +90,7 @@ def problem_block(rec: dict) -> str:
         for c in crits:
             u, cb = c["updates"], c["cost_B1"]
             crit_short = c["criterion"].split(",")[0].split(" (")[0]
-            rng = f"{fmt(cb['p10'])} - {fmt(cb['p90'])}" if cb.get("n") else "-"
+            rng = f"{fmt(cb['p10'])} - {fmt(cb['p90'])}" if cb.get("n", 0) > 1 else "-"
             lines.append(
                 f"| {c['method']} | {crit_short} | {c['n_reached']} of {c['n_runs']} | "
                 f"{fmt(u.get('median'))} | {fmt(cb.get('median'))} | {rng} |"
