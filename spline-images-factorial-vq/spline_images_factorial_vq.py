@@ -113,7 +113,8 @@ PAPER = (
 LN2 = math.log(2.0)
 
 IMG_H, IMG_W = 8, 12  # 8 rows x 12 columns = 96 pixels
-N_CONTROL = 5
+N_CONTROL = 5  # the paper: splines through 5 control points (intrinsic dimension 5)
+# Rendering details are reference v1's choices; the paper does not give them.
 N_CURVE_POINTS = 200
 BUMP_SIGMA = 0.6
 Y_RANGE = (0.5, 6.5)
@@ -176,7 +177,9 @@ def render_spline_images(ctrl_y: np.ndarray) -> np.ndarray:
     Control point i sits at x = i * 11/4 (evenly spaced across the 12 columns, pixel
     centres at 0..11) and height ctrl_y[:, i] (rows 0..7). The curve is sampled at 200
     evenly spaced x in [0, 11]; each sample adds an isotropic Gaussian bump (sigma 0.6
-    pixels); each image is divided by its maximum (peak-normalised to 1).
+    pixels); each image is divided by its maximum (peak-normalised to 1). The heights'
+    range, the 200 points, the bump width and the normalisation are reference v1's
+    choices, not the paper's.
 
     Args:
         ctrl_y: (N, 5) float64 control-point heights in pixel units.

@@ -212,7 +212,7 @@ def fig_dl_bars(record, path):
     ax.plot([], [], "v", color="#555", label="mean-field figure (not a bound)")
     ax.set_ylabel("bits per held-out image")
     ax.set_title(
-        f"Exact description length, sigma_x = {record['config']['sigma_x']:g}, "
+        f"Exact description length, $\\sigma_x$ = {record['config']['sigma_x']:g}, "
         f"{record['n_seeds']} seeds (dots)"
     )
     ax.legend(ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.32))
@@ -620,6 +620,14 @@ def block_verdict(rec):
     means = g["mean_total_bits"]
     rank = " < ".join(f"{n} ({means[n]:.2f})" for n in g["ranking"])
     lines = [f"- ranking by mean held-out DL (bits/image): {rank}"]
+    if "ratio_vq24_over_factorial_mean" in g:
+        lines.append(
+            f"- vq24 / factorial4x6 held-out DL at this noise level: "
+            f"**{g['ratio_vq24_over_factorial_mean']:.2f}** (ratio of means; sample sd of the "
+            f"per-seed ratios {g['ratio_vq24_over_factorial_sd_sample']:.2f}, range "
+            f"{min(g['ratio_vq24_over_factorial_per_seed']):.2f}-"
+            f"{max(g['ratio_vq24_over_factorial_per_seed']):.2f})"
+        )
     pts = g.get("paired_tests", {})
     key = "gumbel_vs_factorial4x6"
     if key + "_heldout" in pts:
