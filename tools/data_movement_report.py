@@ -264,6 +264,51 @@ def figure(records: dict, write_atomic) -> None:
     plt.close(fig)
 
 
+def findings(records: dict, rows: list[dict]) -> list[str]:
+    """A few generated sentences (every number from the records)."""
+    out = []
+    measured = [r for r in rows if not r.get("extrapolated")]
+    if measured:
+        per = sorted(measured, key=lambda r: steady(r, "cost_B1") / steady(r, "flops"))
+        lo, hi = per[0], per[-1]
+        out.append(
+            f"- Cost per FLOP, measured: from {ratio(steady(lo, 'cost_B1') / steady(lo, 'flops'))}"
+            f" ({lo['problem']}, {lo['method']}) to "
+            f"{ratio(steady(hi, 'cost_B1') / steady(hi, 'flops'))} ({hi['problem']}, "
+            f"{hi['method']}). It grows with the number of values an update keeps live: a read "
+            "costs about the square root of the distance back to the value's last use."
+        )
+    ff = records.get("ff-hybrid-mnist")
+    if ff and "scaling_law" in ff:
+        laws = ff["scaling_law"]["laws"]
+        f_c = laws["FF"]["cost_B1"]["extrapolated"]["value"]
+        b_c = laws["backprop"]["cost_B1"]["extrapolated"]["value"]
+        f_f = laws["FF"]["flops"]["extrapolated"]["value"]
+        b_f = laws["backprop"]["flops"]["extrapolated"]["value"]
+        n = laws["FF"]["cost_B1"]["extrapolated"]["n"]
+        out.append(
+            f"- Forward-Forward against backprop at 784-2000x4 (scaling law): one FF update "
+            f"({n} positive + {n} negative rows) costs {fmt(f_c)}, one backprop update "
+            f"({n} rows) {fmt(b_c)}: {f_c / b_c:.2f} times as much for {f_f / b_f:.2f} times "
+            f"the FLOPs; per FLOP {ratio(f_c / f_f)} against {ratio(b_c / b_f)}"
+            + (
+                " (about the same: here FF's layer-local updates do not buy a better ratio "
+                "of data movement to arithmetic)."
+                if abs((f_c / f_f) / (b_c / b_f) - 1) <= 0.05
+                else (" (FF lower)." if f_c / f_f < b_c / b_f else " (FF higher).")
+            )
+        )
+    for slug, rec in records.items():
+        for m in rec["methods"]:
+            if "hidden_fraction_steady_B1" in m:
+                out.append(
+                    f"- {slug}, {m['method'].split(',')[0]}: a `math.exp`-style escape hides "
+                    f"{100 * m['hidden_fraction_steady_B1']:.0f}% of the cost of an update."
+                )
+                break
+    return out
+
+
 def page(records: dict) -> str:
     bench = json.loads(BENCH.read_text()) if BENCH.exists() else None
     rows = all_rows(records)
@@ -295,6 +340,10 @@ def page(records: dict) -> str:
         "steady state inside a run: (cost of 3 consecutive updates - cost of 1) / 2. Each "
         "traced update returns bit-identical numbers to the untraced one (checked on "
         "every measurement). FLOPs are the traced scalar operations.",
+        "",
+        "## What the numbers say",
+        "",
+        *findings(records, rows),
         "",
         "## Cost per update",
         "",
