@@ -13,6 +13,7 @@ Exit codes: 0 ok, 2 bad arguments, 74 cannot write output, 130/143 interrupted.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -74,6 +75,13 @@ def main(argv=None) -> int:
             p.error("--json is empty")
         out = Path(a.json)
         why = dm.check_output_dir(out.parent)
+        if not why:
+            try:
+                limit = os.pathconf(out.parent, "PC_NAME_MAX")
+            except (OSError, ValueError):
+                limit = 255
+            if len(out.name.encode()) > limit:
+                why = f"file name too long: {out.name[:40]}..."
         if why or out.is_dir():
             p.error(why or f"{out} is a folder")
         dmd._compiled()  # compile outside the timed region
