@@ -1121,14 +1121,15 @@ def measure_ff(smoke: bool) -> dict:
             }
         )
     # cost to criterion: the committed full run (its final test error; no per-epoch curve)
-    upd = cfg["epochs"] * (cfg["n_train"] // cfg["batch_size"])
+    epochs_done = int(full["metrics"].get("ff_epochs_completed", cfg["epochs"]))
+    upd = epochs_done * (cfg["n_train"] // cfg["batch_size"])
     per = law["FF"]["cost_B1"]["extrapolated"]["value"]
     perb = law["FF"]["cost_Bdtype"]["extrapolated"]["value"]
     out["to_criterion"] = [
         {
             "method": "FF 784-2000x4",
             "criterion": f"test error {full['metrics']['test_error_pct']}% (the committed "
-            f"full run's final figure after {cfg['epochs']} epochs; no per-epoch test curve "
+            f"full run's final figure after {epochs_done} epochs; no per-epoch test curve "
             "is recorded, so no earlier crossing can be read off)",
             "n_runs": 1,
             "n_reached": 1,
@@ -1140,6 +1141,46 @@ def measure_ff(smoke: bool) -> dict:
             "frozen features is not included",
         }
     ]
+    # backprop: a committed non-smoke run of the backprop reference, if there is one
+    bp_runs = []
+    for path in sorted((ROOT / "ff-hybrid-mnist" / "results").glob("*.json")):
+        try:
+            rec = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        c = rec.get("config", {})
+        if c.get("learner") == "backprop" and not c.get("smoke") and c.get("preset") != "smoke":
+            bp_runs.append((path.name, rec))
+    for name, rec in bp_runs:
+        c = rec["config"]
+        widths = list(c["layer_sizes"])
+        coef1 = law["backprop"]["cost_B1"]["coefficients"]
+        coefb = law["backprop"]["cost_Bdtype"]["coefficients"]
+        f = ff_features("backprop", widths, c["batch_size"], "cost")
+        per1, perb = float(f @ np.array(coef1)), float(f @ np.array(coefb))
+        n_up = int(rec["metrics"].get("epochs_completed", c["epochs"])) * (
+            c["n_train"] // c["batch_size"]
+        )
+        err = rec["metrics"].get("test_error_pct")
+        out["to_criterion"].append(
+            {
+                "method": f"backprop {'-'.join(map(str, widths))}",
+                "criterion": f"test error {err}% (the final figure of the committed run "
+                f"results/{name}; no per-epoch test curve is recorded)",
+                "n_runs": 1,
+                "n_reached": 1,
+                "failed_runs": "none",
+                "updates": distribution([n_up]),
+                "cost_B1": distribution([per1 * n_up]),
+                "cost_Bdtype": distribution([perb * n_up]),
+                "note": "per-update cost from the scaling law at this width and batch",
+            }
+        )
+    if not bp_runs:
+        out["notes"].append(
+            "No full-size run of the backprop reference is committed, so its cost to a test "
+            "error is not given."
+        )
     n_float = max(r.get("float_conversions", 0) for r in rows["FF"])
     out["notes"].append(
         f"Traced on {src}; labels and the positive/negative sign vector are constants. "
