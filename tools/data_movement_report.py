@@ -41,6 +41,11 @@ def fmt(x, digits: int = 3) -> str:
     return f"{x:.{digits}g}"
 
 
+def cell(text: str) -> str:
+    """Text safe inside a Markdown table cell (a '|' would end the cell)."""
+    return text.replace("|", "\\|")
+
+
 def ratio(x) -> str:
     return "-" if x is None else f"{float(x):.2f}"
 
@@ -89,7 +94,7 @@ def problem_block(rec: dict) -> str:
         ]
         for c in crits:
             u, cb = c["updates"], c["cost_B1"]
-            crit_short = c["criterion"].split(",")[0].split(" (")[0]
+            crit_short = cell(c["criterion"].split(",")[0].split(" (")[0])
             rng = f"{fmt(cb['p10'])} - {fmt(cb['p90'])}" if cb.get("n", 0) > 1 else "-"
             lines.append(
                 f"| {c['method']} | {crit_short} | {c['n_reached']} of {c['n_runs']} | "
@@ -373,14 +378,15 @@ def page(records: dict) -> str:
     crit_rows = []
     for slug, rec in records.items():
         for c in rec.get("to_criterion", []):
-            if c["cost_B1"].get("n"):
-                crit_rows.append((c["cost_B1"]["median"], slug, c))
+            if c["n_runs"]:
+                med = c["cost_B1"]["median"] if c["cost_B1"].get("n") else None
+                crit_rows.append((float("inf") if med is None else med, slug, c, med))
     crit_rows.sort(key=lambda t: t[0])
-    for med, slug, c in crit_rows:
-        crit_short = c["criterion"].split(",")[0].split(" (")[0]
+    for _, slug, c, med in crit_rows:
+        crit_short = cell(c["criterion"].split(",")[0].split(" (")[0])
         L.append(
             f"| {slug} | {c['method']} | {crit_short} | {c['n_reached']}/{c['n_runs']} | "
-            f"{fmt(med)} |"
+            f"{fmt(med) if med is not None else 'not reached'} |"
         )
     ffrec = records.get("ff-hybrid-mnist")
     if ffrec and "scaling_law" in ffrec:
