@@ -1227,7 +1227,7 @@ def env_info() -> dict:
     }
 
 
-def build_record(slug: str, body: dict, wall_s: float, smoke: bool) -> dict:
+def build_record(slug: str, body: dict, wall_s: float, smoke: bool, cpu_s: float = 0.0) -> dict:
     return {
         "problem": slug,
         "tool": "tools/dmd.py (ByteDMD cost model, nothing escapes)",
@@ -1240,7 +1240,15 @@ def build_record(slug: str, body: dict, wall_s: float, smoke: bool) -> dict:
         **body,
         "provenance": {"commit": git_commit(), "env": env_info()},
         "wall_time_s": round(wall_s, 3),
+        "timing": {"cpu_s": round(cpu_s, 3), "load_average_1min": _load()},
     }
+
+
+def _load():
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
 
 
 def build_parser() -> CleanParser:
@@ -1293,15 +1301,23 @@ def run(args) -> int:
             if slug not in MEASURE:
                 print(f"{slug}: not measured yet", flush=True)
                 continue
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             body = MEASURE[slug](args.smoke)
-            rec = build_record(slug, body, time.perf_counter() - t0, args.smoke)
+            rec = build_record(
+                slug, body, time.perf_counter() - t0, args.smoke, time.process_time() - c0
+            )
             if args.smoke:
                 path = outdir / f"{slug}_data_movement.json"
             else:
                 path = ROOT / slug / "results" / "data_movement.json"
             write_json(path, rec)
             print(f"{slug}: {len(body['methods'])} methods in {rec['wall_time_s']:.1f} s -> {path}")
+    if not args.smoke and not args.collect and not args.only:
+        import bench_dmd  # the tracer's speed record belongs to the full reproduction
+
+        rc = bench_dmd.main([])
+        if rc:
+            return rc
     if args.smoke or args.no_page:
         return 0
     import data_movement_report as report
