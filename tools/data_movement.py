@@ -1218,6 +1218,21 @@ def git_commit() -> str:
         return "unknown"
 
 
+def uncommitted_code(slug: str) -> list[str]:
+    """Python files of the problem folder that differ from the commit (measured as they are)."""
+    try:
+        r = subprocess.run(
+            ["git", "status", "--porcelain", "--", slug],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return sorted(line[3:] for line in r.stdout.splitlines() if line.endswith(".py"))
+
+
 def env_info() -> dict:
     return {
         "python": platform.python_version(),
@@ -1238,7 +1253,11 @@ def build_record(slug: str, body: dict, wall_s: float, smoke: bool, cpu_s: float
             "f_B(d) = sum_{i=(d-1)B+1}^{dB} ceil(sqrt(i)); B = 1 and B = the dtype's bytes"
         ),
         **body,
-        "provenance": {"commit": git_commit(), "env": env_info()},
+        "provenance": {
+            "commit": git_commit(),
+            "uncommitted_code": uncommitted_code(slug),
+            "env": env_info(),
+        },
         "wall_time_s": round(wall_s, 3),
         "timing": {"cpu_s": round(cpu_s, 3), "load_average_1min": _load()},
     }
