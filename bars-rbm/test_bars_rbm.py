@@ -432,7 +432,7 @@ def test_sweep_runs_seed_to_seed_plus_n_minus_one():
 def test_headline_claim_at_reduced_scale():
     """Default PCD finds all 8 bars on two seeds, beats an untrained control and CD-1."""
     seeds = [0, 1]
-    pcd_cfg = m.Config()
+    pcd_cfg = m.Config(n_train=1000, n_heldout=1000)  # half the data: half the time
     pcd_out = m.train(pcd_cfg, seeds)
     res = m.evaluate(pcd_cfg, pcd_out)
     res_params = (pcd_out["W"], pcd_out["b_v"], pcd_out["b_h"])
@@ -443,7 +443,7 @@ def test_headline_claim_at_reduced_scale():
     kl0 = m.kl_bits(W0, b_v0, b_h0, images, probs)
     assert max(res["kl_bits"]) < 0.5 * min(kl0)
     assert max(m.bar_recovery(W0, m.STRICT_COS)[0]) == 0
-    cd1_cfg = m.Config(method="cd1")
+    cd1_cfg = m.Config(method="cd1", n_train=1000, n_heldout=1000)
     res_cd1 = m.evaluate(cd1_cfg, m.train(cd1_cfg, seeds))
     assert max(res["kl_bits"]) < min(res_cd1["kl_bits"])
     assert max(res["kl_bits"]) < 2.0

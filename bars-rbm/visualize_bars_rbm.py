@@ -165,13 +165,38 @@ def fig_templates(outdir):
     return save(fig, outdir, "templates.png")
 
 
+def mosaic(images, cols, pad=1):
+    """Tile 16-vectors as 4x4 images into one array, ``cols`` per row, framed by NaN.
+
+    One imshow of a mosaic draws in a fraction of the time of one axes per image."""
+    images = np.asarray(images, dtype=float)
+    rows = int(np.ceil(len(images) / cols))
+    step = m.SIDE + pad
+    out = np.full((rows * step + pad, cols * step + pad), np.nan)
+    for k, x in enumerate(images):
+        r, c = divmod(k, cols)
+        y0, x0 = pad + r * step, pad + c * step
+        out[y0 : y0 + m.SIDE, x0 : x0 + m.SIDE] = x.reshape(m.SIDE, -1)
+    return out
+
+
+def draw_mosaic(ax, images, cols, cmap="gray_r"):
+    """Draw ``mosaic(images, cols)`` on ``ax`` with grey frames and no ticks."""
+    cm = plt.get_cmap(cmap).copy()
+    cm.set_bad("0.6")
+    ax.imshow(mosaic(images, cols), cmap=cm, vmin=0.0, vmax=1.0, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for side in ax.spines.values():
+        side.set_visible(False)
+
+
 def fig_data_samples(out, outdir, n=24):
     x = out["train"][0][:n]
-    fig, axes = plt.subplots(2, n // 2, figsize=(WIDTH, 1.75))
-    for ax, v in zip(axes.ravel(), x, strict=True):
-        draw_image(ax, v)
-    fig.suptitle(f"First {n} training images (each bar on with p = 1/8, pixelwise OR)")
-    fig.subplots_adjust(left=0.01, right=0.99, top=0.84, bottom=0.02, wspace=0.12, hspace=0.12)
+    fig, ax = plt.subplots(figsize=(WIDTH, 1.75))
+    draw_mosaic(ax, x, n // 2)
+    ax.set_title(f"First {n} training images (each bar on with p = 1/8, pixelwise OR)")
+    fig.subplots_adjust(left=0.01, right=0.99, top=0.84, bottom=0.02)
     return save(fig, outdir, "data_samples.png")
 
 
@@ -214,15 +239,13 @@ def fig_model_samples(out, outdir, seed, n=24, burn=1000):
         h = (rng.random((n, W.shape[1])) < m.sigmoid(v @ W + b_h)).astype(float)
         v = (rng.random((n, m.N_VISIBLE)) < m.sigmoid(h @ W.T + b_v)).astype(float)
     data = out["heldout"][0][:n]
-    fig, axes = plt.subplots(4, n // 2, figsize=(WIDTH, 3.0))
-    for ax, x in zip(axes[:2].ravel(), data, strict=True):
-        draw_image(ax, x)
-    for ax, x in zip(axes[2:].ravel(), v, strict=True):
-        draw_image(ax, x, cmap="Blues")
-    axes[0, 0].set_ylabel("data")
-    axes[2, 0].set_ylabel("model")
+    fig, axes = plt.subplots(2, 1, figsize=(WIDTH, 3.0))
+    draw_mosaic(axes[0], data, n // 2)
+    draw_mosaic(axes[1], v, n // 2, cmap="Blues")
+    axes[0].set_ylabel("data")
+    axes[1].set_ylabel("model")
     fig.suptitle(f"Held-out data (black), model samples (blue; {n} chains, {burn} Gibbs steps)")
-    fig.subplots_adjust(left=0.07, right=0.99, top=0.9, bottom=0.02, wspace=0.12, hspace=0.12)
+    fig.subplots_adjust(left=0.05, right=0.99, top=0.9, bottom=0.02, hspace=0.1)
     return save(fig, outdir, "model_samples.png")
 
 
