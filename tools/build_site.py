@@ -1146,11 +1146,17 @@ class CleanParser(argparse.ArgumentParser):
 
 
 def path_arg(text: str) -> Path:
-    """argparse type: a non-empty path without NUL bytes (an empty one is not '.')."""
+    """argparse type: a non-empty path without NUL bytes whose names fit the file system
+    (at most 255 bytes each, 4095 in all); an empty path is refused, not taken as '.'."""
     if not text.strip():
         raise argparse.ArgumentTypeError("an empty path is not allowed")
     if "\0" in text:
         raise argparse.ArgumentTypeError("a path cannot hold a NUL byte")
+    if len(text.encode("utf-8", "surrogateescape")) > 4095:
+        raise argparse.ArgumentTypeError("path too long (more than 4095 bytes)")
+    for part in Path(text).parts:
+        if len(part.encode("utf-8", "surrogateescape")) > 255:
+            raise argparse.ArgumentTypeError(f"name too long (over 255 bytes): {part[:40]}...")
     return Path(text)
 
 
@@ -1178,13 +1184,19 @@ def build_parser() -> CleanParser:
     return parser
 
 
+def is_file(path: Path) -> bool:
+    """Whether ``path`` is a readable regular file; False for any OS error (never raises)."""
+    try:
+        return path.is_file() and os.access(path, os.R_OK)
+    except OSError:
+        return False
+
+
 def check_output_folder(path: Path) -> str | None:
     """Why ``path`` cannot be the docs folder (created here if missing), or None."""
-    if len(path.name.encode()) > 255:
-        return f"{path}: name too long"
-    if path.exists() and not path.is_dir():
-        return f"{path} is not a folder"
     try:
+        if path.exists() and not path.is_dir():
+            return f"{path} is not a folder"
         path.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=".tmp_", dir=path)
         os.close(fd)
@@ -1198,7 +1210,7 @@ def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     root = args.root.resolve()
-    if not (root / HOME).is_file():
+    if not is_file(root / HOME):
         parser.error(f"{root / HOME} not found (--root must be the repository root)")
     if args.repo_url is not None and args.repo_url and not _SCHEME_RE.match(args.repo_url):
         parser.error(f"--repo-url {args.repo_url!r} is not a URL (https://...) or ''")

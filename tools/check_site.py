@@ -735,7 +735,7 @@ def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     root = args.root.resolve()
-    if not (root / "mkdocs.yml").is_file() or not (root / "README.md").is_file():
+    if not build_site.is_file(root / "mkdocs.yml") or not build_site.is_file(root / "README.md"):
         parser.error(f"{root} has no mkdocs.yml and README.md (--root: the repository root)")
     if not os.access(args.chromium, os.X_OK) or os.path.isdir(args.chromium):
         parser.error(

@@ -601,7 +601,15 @@ def test_build_site_cli_writes_docs_and_rejects_bad_input(tmp_path, capsys):
         "build_site.py",
     )
     assert "is not a folder" in err
-    for bad in (["--repo-url", "not a url"], ["--root=--"], ["--out", ""], ["--root", " "]):
+    long_name = str(tmp_path / ("a" * 300) / "docs")
+    for bad in (
+        ["--repo-url", "not a url"],
+        ["--root=--"],
+        ["--out", ""],
+        ["--root", " "],
+        ["--out", long_name],
+        ["--root", long_name],
+    ):
         one_line_error(call(build_site, capsys, *bad), "build_site.py")
     # A code line naming a function that is gone: one line naming the page, nothing half-done.
     readme = root / "xor" / "README.md"
