@@ -59,9 +59,9 @@ def frame_epochs(n_sweeps: int, n_frames: int, events: list[int]) -> list[int]:
     return sorted(ts)
 
 
-def render_frame(runs: dict, t: int, seed: int, n_total: int) -> np.ndarray:
-    """One RGB frame (H, W, 3) uint8 at sweep t."""
-    fig = plt.figure(figsize=(7.5, 5.4), dpi=GIF_DPI)
+def render_frame(runs: dict, t: int, seed: int, n_total: int, dpi: int = GIF_DPI) -> np.ndarray:
+    """One RGB frame (H, W, 3) uint8 at sweep t, drawn at ``dpi``."""
+    fig = plt.figure(figsize=(7.5, 5.4), dpi=dpi)
     gs = fig.add_gridspec(
         2, 2, height_ratios=[1.25, 1], hspace=0.4, wspace=0.3, top=0.94, bottom=0.09, right=0.97
     )
@@ -93,22 +93,25 @@ def render_frame(runs: dict, t: int, seed: int, n_total: int) -> np.ndarray:
     ax.legend(loc="lower left", fontsize=9)
     ax.set_title(f"seed {seed}, the paper's rule (dashed: converged)", fontsize=10)
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=GIF_DPI)
+    fig.savefig(buf, format="png", dpi=dpi)
     plt.close(fig)
     buf.seek(0)
     return np.asarray(Image.open(buf).convert("RGB"))
 
 
-def make_gif(seed: int, outdir: Path, n_frames: int = 40, max_epochs: int = 10000) -> Path:
+def make_gif(
+    seed: int, outdir: Path, n_frames: int = 40, max_epochs: int = 10000, dpi: int = GIF_DPI
+) -> Path:
     """Write outdir/xor.gif (delays FRAME_MS, last LAST_MS, in ms) and return its path.
 
-    max_epochs caps the pictured runs (the smoke run draws unconverged ones).
+    max_epochs caps the pictured runs (the smoke run draws unconverged ones); dpi sets
+    the frame size (the smoke run draws small frames).
     """
     runs = {arch: viz.run_with_history(arch, seed, max_epochs) for arch in ARCHS}
     n_total = max(len(r.history["loss"]) - 1 for r in runs.values())
     events = [int(r.converged_epoch[0]) for r in runs.values()]
     ts = frame_epochs(n_total, n_frames, events)
-    frames = np.stack([render_frame(runs, t, seed, n_total) for t in ts])
+    frames = np.stack([render_frame(runs, t, seed, n_total, dpi) for t in ts])
     durations = [FRAME_MS] * (len(frames) - 1) + [LAST_MS]
     data = iio.imwrite("<bytes>", frames, extension=".gif", duration=durations, loop=0)
     path = outdir / "xor.gif"
@@ -141,7 +144,10 @@ def build_parser() -> xor.CleanParser:
 def _main(argv: list[str] | None) -> int:
     a = build_parser().parse_args(argv)
     outdir = xor.check_output_path(a.outdir, "--outdir", folder=True)
-    path = make_gif(a.seed, outdir, 3 if a.smoke else a.frames, 100 if a.smoke else 10000)
+    if a.smoke:
+        path = make_gif(a.seed, outdir, 3, 100, dpi=30)
+    else:
+        path = make_gif(a.seed, outdir, a.frames)
     print(f"make_xor_gif: wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
     return 0
 

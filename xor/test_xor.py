@@ -332,6 +332,10 @@ def exit_code_of(fn, argv) -> int:
         ["--max-epochs", "0"],
         ["--seed", str(2**32 - 1), "--sweep", "2"],
         ["--sweep", "100000", "--max-epochs", "100000"],
+        ["--tol=--"],
+        ["--max-epochs=--"],
+        ["--seed=" + "9" * 400],
+        ["--lr=" + "9" * 400],
     ],
 )
 def test_bad_input_is_one_clean_line(tmp_path, capsys, args):
@@ -590,6 +594,11 @@ def test_paths_modes_and_commands(tmp_path):
         xor.check_output_path(blocker, "--outdir", folder=True)
     with pytest.raises(xor.UsageError, match="too long"):
         xor.check_output_path(tmp_path / ("n" * 250 + ".json"), "--json")
+    with pytest.raises(xor.UsageError, match="Name too long|name too long|cannot write"):
+        xor.check_output_path(tmp_path / ("d" * 300) / "r.json", "--json")
+    for folder in (False, True):
+        with pytest.raises(xor.UsageError, match="empty path"):
+            xor.check_output_path("", "--outdir", folder=folder)
     target = tmp_path / "r.json"
     xor.write_atomic(target, "{}\n")
     assert (target.stat().st_mode & 0o777) == 0o644

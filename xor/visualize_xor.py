@@ -80,9 +80,15 @@ def surface(params: dict, n: int = 121, lo: float = -0.25, hi: float = 1.25):
     return xs, xs, o[0, :, 0].reshape(n, n)
 
 
+#: resolution of saved figures and layout engine; the smoke run lowers the resolution and
+#: skips the layout engine (same figures, fewer pixels, rougher margins)
+SAVE_DPI = {"dpi": DPI}
+LAYOUT = {"layout": "constrained"}
+
+
 def save_figure(fig, path: Path) -> None:
     """savefig into a temporary file next to path, then move it over path (atomic)."""
-    xor.write_atomic(path, lambda fh: fig.savefig(fh, format="png", dpi=DPI))
+    xor.write_atomic(path, lambda fh: fig.savefig(fh, format="png", dpi=SAVE_DPI["dpi"]))
     plt.close(fig)
 
 
@@ -124,7 +130,7 @@ def draw_surface(ax, params: dict, title: str):
 
 
 def fig_decision_surface(runs: dict, seed: int, path: Path) -> None:
-    fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 3.9), layout="constrained")
+    fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 3.9), layout=LAYOUT["layout"])
     for ax, arch in zip(axes, ARCH_ORDER, strict=True):
         res = runs[arch]
         t = len(res.history["loss"]) - 1
@@ -135,7 +141,7 @@ def fig_decision_surface(runs: dict, seed: int, path: Path) -> None:
 
 
 def fig_hidden_activations(runs: dict, seed: int, path: Path) -> None:
-    fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 3.0), layout="constrained")
+    fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 3.0), layout=LAYOUT["layout"])
     labels = ["00", "01", "10", "11"]
     for ax, arch in zip(axes, ARCH_ORDER, strict=True):
         o, h = xor.forward(runs[arch].params)
@@ -202,7 +208,7 @@ def hinton(ax, M: np.ndarray, max_w: float) -> None:
 
 def fig_weights(runs: dict, seed: int, path: Path) -> None:
     fig, axes = plt.subplots(
-        1, 2, figsize=(WIDTH, 3.2), gridspec_kw={"width_ratios": [5, 4]}, layout="constrained"
+        1, 2, figsize=(WIDTH, 3.2), gridspec_kw={"width_ratios": [5, 4]}, layout=LAYOUT["layout"]
     )
     mats = {a: weight_matrix(runs[a].params) for a in ARCH_ORDER}
     max_w = max(np.nanmax(np.abs(m[0])) for m in mats.values())
@@ -244,7 +250,7 @@ def draw_curves(axes, res: xor.TrainResult, upto: int | None = None) -> None:
 
 
 def fig_training_curves(runs: dict, seed: int, path: Path) -> None:
-    fig, axes = plt.subplots(3, 2, figsize=(WIDTH, 5.6), sharex="col", layout="constrained")
+    fig, axes = plt.subplots(3, 2, figsize=(WIDTH, 5.6), sharex="col", layout=LAYOUT["layout"])
     for col, arch in enumerate(ARCH_ORDER):
         draw_curves(axes[:, col], runs[arch])
         axes[0, col].set_title(f"{arch}, seed {seed}")
@@ -261,7 +267,7 @@ def cdf_of(m: dict) -> tuple[np.ndarray, np.ndarray]:
 
 
 def fig_epoch_distribution(results_dir: Path, path: Path) -> None:
-    fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 3.6), sharey=True, layout="constrained")
+    fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 3.6), sharey=True, layout=LAYOUT["layout"])
     rows = [
         ("headline", "paper's rule", "-"),
         ("perturb_both", "+ perturb (catalog)", "--"),
@@ -287,7 +293,7 @@ def fig_epoch_distribution(results_dir: Path, path: Path) -> None:
 
 
 def fig_sensitivity(results_dir: Path, path: Path) -> None:
-    fig, ax = plt.subplots(figsize=(WIDTH, 3.6), layout="constrained")
+    fig, ax = plt.subplots(figsize=(WIDTH, 3.6), layout=LAYOUT["layout"])
     labels, rates, los, his = [], [], [], []
     for stem, label in SENSITIVITY_ROWS:
         m = load_record(results_dir, stem)["metrics"]["networks"]["2-2-1"]
@@ -647,6 +653,8 @@ def _main(argv: list[str] | None) -> int:
     for stem in ("headline", "perturb_both", "mean_both", *[s for s, _ in SENSITIVITY_ROWS]):
         load_record(results, stem)  # every record the figures need, before any work
     cap = 200 if a.smoke else 10000
+    if a.smoke:
+        SAVE_DPI["dpi"], LAYOUT["layout"] = 30, None
     for p in make_figures(a.seed, outdir, results, cap):
         print(f"visualize_xor: wrote {p}")
     return 0

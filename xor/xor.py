@@ -684,6 +684,13 @@ class CleanParser(argparse.ArgumentParser):
         message = " ".join(str(message).split())
         self.exit(2, f"{self.prog}: error: {message}\n")
 
+    def _get_values(self, action, arg_strings):  # argparse hook
+        # argparse drops a lone "--" given as an option's value ("--lr=--") and stores []
+        # without calling the type; refuse it instead.
+        if action.option_strings and arg_strings and set(arg_strings) == {"--"}:
+            self.error(f"argument {'/'.join(action.option_strings)}: expected a value, not '--'")
+        return super()._get_values(action, arg_strings)
+
 
 class Terminated(BaseException):
     """Raised by the SIGTERM handler so that ``finally`` blocks run."""
@@ -705,17 +712,17 @@ def _number_type(kind: str, lo, hi, lo_open: bool, hi_open: bool):
     def parse(text: str):
         try:
             if kind == "int":
-                value = int(str(text).strip(), 10)
+                value = int(str(text).strip(), 10)  # ints are compared exactly, any size
             else:
                 value = float(text)
-        except (TypeError, ValueError):
-            raise argparse.ArgumentTypeError(f"{text!r} is not an {kind} in {span}") from None
-        if not math.isfinite(value):
-            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number in {span}")
+        except (TypeError, ValueError, OverflowError):
+            raise argparse.ArgumentTypeError(f"{text[:40]!r} is not an {kind} in {span}") from None
+        if kind == "float" and not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a finite number in {span}")
         bad_lo = value <= lo if lo_open else value < lo
         bad_hi = value >= hi if hi_open else value > hi
         if bad_lo or bad_hi:
-            raise argparse.ArgumentTypeError(f"{text!r} is outside {span}")
+            raise argparse.ArgumentTypeError(f"{text[:40]!r} is outside {span}")
         return conv(value)
 
     parse.__name__ = f"{kind}_in{span}"
@@ -749,6 +756,8 @@ def check_output_path(path: str | os.PathLike, flag: str, folder: bool = False) 
     the folder must be writable (probed by creating and deleting a temporary file) and
     names must fit the file system. Raises UsageError naming the flag and the path.
     """
+    if not str(path).strip():
+        raise UsageError(f"{flag}: empty path")
     p = Path(path).expanduser()
     target_dir = p if folder else p.parent
     try:
