@@ -1749,9 +1749,9 @@ def main(argv=None):
     }
     wall = time.perf_counter() - t0
     conv = (
-        "sigma_x learned (MDL), t = sqrt(2 pi) sigma_hat"
+        "pixel noise learned by MDL"
         if args.sigma_mode == "mdl"
-        else f"sigma_x = {cfg['sigma_x']:g}, t = {cfg['quant']:.4g}"
+        else f"pixel noise {cfg['sigma_x']:g}, quantum {cfg['quant']:.4g}"
     )
     if "factorial4x6" in metrics["models"]:
         summ = metrics["models"]["factorial4x6"]["summary"]
