@@ -1666,6 +1666,8 @@ def check_output_path(parser, flag: str, path: str, suffix: str | None = None) -
     """Before any training: the parent folder exists (created if missing) and is writable,
     the target is not a folder, the name is not too long, the suffix is right. Probes by
     creating and deleting a temporary file. Failure: parser.error naming the path."""
+    if not str(path).strip():
+        parser.error(f"{flag}: empty path")
     p = Path(path)
     if suffix is not None and p.suffix != suffix:
         parser.error(f"{flag} {path}: the file name must end in {suffix}")
