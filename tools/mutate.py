@@ -38,6 +38,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -55,6 +56,7 @@ from cli import (  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 PROG = "mutate.py"
+LIVE: set[int] = set()  # process groups of the test runs going on now
 SKIP_FUNCTIONS = {"build_parser", "main", "validate_args", "parse_args"}
 BIN_SWAP = {
     ast.Add: (ast.Sub, "+", "-"),
@@ -296,6 +298,7 @@ def run_tests(
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+    LIVE.add(proc.pid)
     try:
         code = proc.wait(timeout=timeout)
         status = "survived" if code == 0 else "killed"
@@ -307,6 +310,7 @@ def run_tests(
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+        LIVE.discard(proc.pid)
         if log:
             out.close()
     return status, time.perf_counter() - start
@@ -343,6 +347,12 @@ def build_parser() -> CleanParser:
         default=0,
         help="sampling seed (int, 0..2**32-1; default 0)",
     )
+    p.add_argument(
+        "--workers",
+        type=int_in(1, 16),
+        default=1,
+        help="mutants tested at once, each in its own clone (int, 1..16; default 1)",
+    )
     p.add_argument("--json", metavar="PATH", help="write the score and every mutant here")
     p.add_argument("--list", action="store_true", help="list the sites and exit")
     return p
@@ -366,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
     sites = sites_of(module)
     rng = random.Random(args.seed)
     chosen = sites if len(sites) <= args.max_mutants else rng.sample(sites, args.max_mutants)
-    chosen.sort(key=lambda m: (m.line, m.col))
+    # random order (seeded): a run cut short by the time budget is still a fair sample
     rel = str(module.relative_to(ROOT))
     print(f"mutate: {rel}: {len(sites)} sites, running {len(chosen)}; tests: {' '.join(tests)}")
     if args.list:
@@ -386,7 +396,6 @@ def main(argv: list[str] | None = None) -> int:
             chosen = (
                 sites if len(sites) <= args.max_mutants else rng.sample(sites, args.max_mutants)
             )
-            chosen.sort(key=lambda m: (m.line, m.col))
         base_log = work / "baseline.log"
         status, base_s = run_tests(clone, tests, timeout=1800, log=base_log)
         print(f"mutate: unmutated tests {status} in {base_s:.0f} s", flush=True)
@@ -396,23 +405,47 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         timeout = max(30.0, 3 * base_s)
         start = time.perf_counter()
-        for i, m in enumerate(chosen, 1):
-            if time.perf_counter() - start > args.time_budget_s:
-                print(f"mutate: time budget reached after {i - 1} mutants", flush=True)
-                break
-            target.write_bytes(apply(original, m))
-            try:
-                status, secs = run_tests(clone, tests, timeout)
-            finally:
-                target.write_bytes(original)
-            outcomes.append(Outcome(m, status, round(secs, 1)))
-            mark = "ok " if status in ("killed", "timeout") else "!! "
-            print(
-                f"  {mark}[{i}/{len(chosen)}] {rel}:{m.line} {m.function}: {m.what} -> "
-                f"{status} ({secs:.0f} s)",
-                flush=True,
-            )
+        clones = [clone]
+        for k in range(1, args.workers):
+            extra = work / f"repo{k}"
+            shutil.copytree(clone, extra, symlinks=True)
+            clones.append(extra)
+        todo = list(enumerate(chosen, 1))
+        lock = threading.Lock()
+
+        def worker(repo: Path) -> None:
+            target_k = repo / rel
+            while True:
+                with lock:
+                    if not todo or time.perf_counter() - start > args.time_budget_s:
+                        return
+                    i, m = todo.pop(0)
+                target_k.write_bytes(apply(original, m))
+                try:
+                    status, secs = run_tests(repo, tests, timeout)
+                finally:
+                    target_k.write_bytes(original)
+                mark = "ok " if status in ("killed", "timeout") else "!! "
+                with lock:
+                    outcomes.append(Outcome(m, status, round(secs, 1)))
+                    print(
+                        f"  {mark}[{i}/{len(chosen)}] {rel}:{m.line} {m.function}: {m.what} -> "
+                        f"{status} ({secs:.0f} s)",
+                        flush=True,
+                    )
+
+        threads = [threading.Thread(target=worker, args=(c,), daemon=True) for c in clones]
+        for t in threads:
+            t.start()
+        for t in threads:
+            while t.is_alive():
+                t.join(timeout=0.5)
+        if todo:
+            print(f"mutate: time budget reached after {len(outcomes)} mutants", flush=True)
     finally:
+        for pgid in list(LIVE):  # interrupted: end the test runs still going
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pgid, signal.SIGKILL)
         shutil.rmtree(work, ignore_errors=True)
     killed = sum(o.status in ("killed", "timeout") for o in outcomes)
     run = len(outcomes)
