@@ -405,11 +405,14 @@ def test_sigterm_mid_run_exits_143_and_leaves_nothing(tmp_path):
     out = tmp_path / "r.json"
     proc = subprocess.Popen(
         [sys.executable, str(SCRIPT), "--sweep", "20000", "--json", str(out), "--quiet"],
+        env={**os.environ, "PYTHONUNBUFFERED": ""},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(0.8)
+    first = proc.stdout.readline()  # printed once the handlers are in place and training starts
+    assert first.startswith("xor: 2-2-1")
+    time.sleep(0.2)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 143

@@ -1036,7 +1036,7 @@ def _main(argv: list[str] | None) -> int:
     seeds = list(range(a.seed, a.seed + n))
     cfgs = {arch: config_from_args(a, arch) for arch in archs}
     show = {k: v for k, v in vars(cfgs[archs[0]]).items() if k != "arch"}
-    print(f"xor: {'+'.join(archs)} {json.dumps(show)} seeds {seeds[0]}..{seeds[-1]}")
+    print(f"xor: {'+'.join(archs)} {json.dumps(show)} seeds {seeds[0]}..{seeds[-1]}", flush=True)
     results = {
         arch: train(seeds, cfg, progress_every=0 if a.quiet else 2000) for arch, cfg in cfgs.items()
     }
