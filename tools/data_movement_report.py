@@ -104,9 +104,10 @@ def problem_block(rec: dict) -> str:
         for c in crits:
             fb = c.get("cost_B1_failed_at_budget")
             if fb:
+                n_miss = c["n_runs"] - c["n_reached"]
                 lines.append(
-                    f"- {c['method']}: counting the {c['n_runs'] - c['n_reached']} runs that "
-                    f"missed the criterion at their whole budget ({fmt(c['budget_updates'])} "
+                    f"- {c['method']}: counting the {n_miss} run{'s' if n_miss != 1 else ''} "
+                    f"that missed the criterion at their whole budget ({fmt(c['budget_updates'])} "
                     f"updates), the median over all {c['n_runs']} runs is "
                     f"{fmt(fb['median'])} and the mean {fmt(fb['mean'])} (lower bounds)."
                 )
