@@ -607,3 +607,22 @@ def test_paths_modes_and_commands(tmp_path):
     assert (target.stat().st_mode & 0o777) == 0o644
     argv = ["--sweep", "3", "--json=x.json", "--quiet", "--json", "y.json", "--perturb"]
     assert xor.command_line(argv) == "python3 xor/xor.py --sweep 3 --perturb"
+
+
+def test_failure_kind_counts_outputs_within_005_of_half():
+    res = dataclasses.replace(
+        one_result(-1), outputs=np.array([[0.5, 0.549, 0.552, 0.9]]), seeds=[4]
+    )
+    m = xor.sweep_metrics(
+        dataclasses.replace(
+            res,
+            seeds=[4, 5],
+            converged_epoch=np.array([-1, 3]),
+            outputs=np.vstack([res.outputs, res.outputs]),
+            n_perturbations=np.zeros(2, dtype=int),
+            perturb_epochs=[[], []],
+        ),
+        100,
+    )
+    assert m["failed_outputs_near_half"] == {"4": 2}
+    assert visualize_xor.failure_kinds(m) == "0 / 1 / 0"
