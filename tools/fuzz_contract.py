@@ -15,9 +15,9 @@ Case kinds: ``value`` (a bad value for one flag: outside the range, NaN, inf, ju
 huge integers, not a choice, unknown flags, missing values), ``extreme`` (valid values at
 the ends of the step-size ranges with --smoke: must end 0 with a finite record, or 2/3),
 ``path`` (unwritable or odd output paths), ``fsize`` (the record write fails at a random
-file-size limit), ``signal`` (SIGINT/SIGTERM at a random moment after the child has loaded numpy, or twice), ``data``
-(corrupt copies of a --data-dir: missing, empty, truncated, random bytes, bad magic,
-labels out of range, wrong count, a gzip bomb).
+file-size limit), ``signal`` (SIGINT/SIGTERM, once or twice, at a random moment after the
+child has loaded numpy), ``data`` (corrupt copies of a --data-dir: missing, empty,
+truncated, random bytes, bad magic, labels out of range, wrong count, a gzip bomb).
 
 Exit codes: 0 the run completed and found no defect; 1 defects found; 2 bad arguments;
 74 cannot write the report; 130 interrupted; 143 terminated.
