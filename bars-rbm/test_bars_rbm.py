@@ -753,3 +753,29 @@ def test_readme_has_the_generated_block_markers():
         assert readme.count(f"<!-- {marker}:start -->") == 1
         assert readme.count(f"<!-- {marker}:end -->") == 1
     assert "issue" not in readme.lower()
+
+
+@pytest.mark.parametrize("exact_data", ["train", "population"])
+def test_exact_method_takes_one_step_along_the_chosen_gradient(exact_data):
+    """One update of --method exact is lr times the exact gradient of the chosen data."""
+    cfg = m.Config(
+        method="exact",
+        exact_data=exact_data,
+        epochs=1,
+        n_train=10,
+        batch_size=10,
+        n_heldout=10,
+        weight_decay=0.0,
+        sparsity_cost=0.0,
+        lr=0.3,
+        exact=False,
+    )
+    out = m.train(cfg, [7])
+    train_x = out["train"]
+    W0, b_v0, b_h0 = m.init_params(cfg, [7], train_x)
+    images, probs = m.exact_data_distribution()
+    w = probs[None] if exact_data == "population" else m.empirical_distribution(train_x, images)
+    dW, db_v, db_h = m.exact_loglik_grad(W0, b_v0, b_h0, images, w)
+    np.testing.assert_allclose(out["W"] - W0, 0.3 * dW, rtol=1e-10, atol=1e-15)
+    np.testing.assert_allclose(out["b_v"] - b_v0, 0.3 * db_v, rtol=1e-10, atol=1e-15)
+    np.testing.assert_allclose(out["b_h"] - b_h0, 0.3 * db_h, rtol=1e-10, atol=1e-15)
