@@ -779,3 +779,13 @@ def test_exact_method_takes_one_step_along_the_chosen_gradient(exact_data):
     np.testing.assert_allclose(out["W"] - W0, 0.3 * dW, rtol=1e-10, atol=1e-15)
     np.testing.assert_allclose(out["b_v"] - b_v0, 0.3 * db_v, rtol=1e-10, atol=1e-15)
     np.testing.assert_allclose(out["b_h"] - b_h0, 0.3 * db_h, rtol=1e-10, atol=1e-15)
+
+
+def test_bars_shaped_start_adds_the_templates():
+    x = np.zeros((1, 20, 16))
+    plain = m.init_params(m.Config(), [3], x)[0]
+    bars = m.init_params(m.Config(init_bars=2.0), [3], x)[0]
+    np.testing.assert_allclose(bars - plain, 2.0 * m.bar_templates().T[None], atol=1e-15)
+    assert m.bar_recovery(bars, m.STRICT_COS)[0][0] == 8
+    wide = m.init_params(m.Config(init_bars=2.0, n_hidden=10), [3], np.zeros((1, 20, 16)))[0]
+    assert wide.shape == (1, 16, 10) and np.abs(wide[0, :, 8:]).max() < 0.1
