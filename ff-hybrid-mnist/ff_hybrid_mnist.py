@@ -1557,6 +1557,18 @@ class CleanParser(argparse.ArgumentParser):
         sys.stderr.write(f"{self.prog}: error: {message}\n")
         sys.exit(2)
 
+    def parse_known_args(self, args=None, namespace=None):
+        # argparse drops a value "--" (e.g. --preset=--) and then stores an empty list
+        # without checking choices or types: refuse that here.
+        ns, extras = super().parse_known_args(args, namespace)
+        for a in self._actions:
+            if not a.option_strings or a.nargs == 0:
+                continue
+            v = getattr(ns, a.dest, None)
+            if isinstance(v, list) and (a.nargs in (None, "?") or not v):
+                self.error(f"argument {a.option_strings[0]}: expected a value")
+        return ns, extras
+
 
 def _num_type(kind: str, lo, hi, lo_open: bool, hi_open: bool):
     cast = int if kind == "int" else float
