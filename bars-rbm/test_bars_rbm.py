@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -597,7 +599,6 @@ def call_main(argv, capsys, fn=None):
         ["--epochs", "10000", "--sweep", "1000"],
         ["--method", "exact", "--n-hidden", "13"],
         ["--json", "/proc/no/such/dir/out.json"],
-        ["--json", "/dev/null"],  # not a regular file: never replaced
     ],
 )
 def test_bad_input_gives_one_line_error(tmp_path, capsys, args):
@@ -609,6 +610,14 @@ def test_bad_input_gives_one_line_error(tmp_path, capsys, args):
     lines = stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("bars_rbm.py: error: ")
     assert stdout == "" and list(tmp_path.iterdir()) == []
+
+
+def test_json_target_that_is_not_a_regular_file_is_never_replaced(tmp_path, capsys):
+    fifo = tmp_path / "pipe"  # a named pipe stands for any device (never /dev/null here)
+    os.mkfifo(fifo)
+    code, stdout, stderr = call_main(["--json", str(fifo), "--smoke", "--quiet"], capsys)
+    assert code == 2 and "not a regular file" in stderr and stdout == ""
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode) and sorted(tmp_path.iterdir()) == [fifo]
 
 
 def test_json_path_that_is_a_folder_is_refused_before_training(tmp_path, capsys):
