@@ -85,6 +85,8 @@ DESKTOP = VIEWPORTS[0][0]
 MIN_GIF_DELAY_MS = 50
 #: Pages open at once (Chromium renders each in its own process).
 PARALLEL_PAGES = 3
+#: How long one page may take to load with all its images (a loaded machine is slow).
+PAGE_TIMEOUT_MS = 90_000
 MIN_SHOWN_FRACTION = 0.6
 
 # Runs in the page once it has loaded: make lazy images eager and wait for every image and
@@ -537,15 +539,17 @@ async def _check_pages(base, pages, root, site, shots, chromium):
             await r.abort()
 
     async def visit(ctx, gate, width: str, w: int, h: int, path: str):
+        shot = None
         async with gate:
             page = await ctx.new_page()
             try:
                 await page.set_viewport_size({"width": w, "height": h})
                 lightbox = width == DESKTOP and path in codes  # a problem page
                 msgs, rep = await _load(page, base + path, local, blocked, lightbox)
-                shot = None
                 if shots is not None:  # JPEG: half the time of a PNG of a 15000 px page
                     shot = await page.screenshot(full_page=True, type="jpeg", quality=75)
+            except PlaywrightError as exc:  # this page only; the others are still checked
+                msgs, rep = [f"browser error: {str(exc).splitlines()[0]}"], None
             finally:
                 await page.close()
         if shot is not None:
@@ -664,7 +668,7 @@ async def _load(
 
     page.on("console", on_console)
     page.on("pageerror", lambda exc: fail.append(f"uncaught exception: {exc}"))
-    response = await page.goto(url, wait_until="load", timeout=30_000)
+    response = await page.goto(url, wait_until="load", timeout=PAGE_TIMEOUT_MS)
     if response is None or response.status >= 400:
         fail.append(f"page answered HTTP {response.status if response else 'nothing'}")
         return fail, None
