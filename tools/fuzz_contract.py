@@ -512,8 +512,9 @@ def run_case(case: Case, tc, base: Path, data_src: Path | None, fork: bool = Fal
         d.append("hang")
     if orphans:
         d.append("orphan")
+    # every output of a case points into tmp; the script's own folder is shared with
+    # other writers (figures, records), so a .tmp_ file there is not this case's
     leftovers = [p for p in tc.listing(tmp) if Path(p).name.startswith(".tmp_")]
-    leftovers += tc.tmp_files(script.parent)
     if leftovers:
         d.append("leftover temporary file")
     if case.expect == "refuse" and not hung:
