@@ -84,7 +84,7 @@ VIEWPORTS = (("1366", 1366, 768), ("390", 390, 844))
 DESKTOP = VIEWPORTS[0][0]
 MIN_GIF_DELAY_MS = 50
 #: Pages open at once (Chromium renders each in its own process).
-PARALLEL_PAGES = 3
+PARALLEL_PAGES = 2
 #: How long one page may take to load with all its images (a loaded machine is slow).
 PAGE_TIMEOUT_MS = 90_000
 MIN_SHOWN_FRACTION = 0.6
