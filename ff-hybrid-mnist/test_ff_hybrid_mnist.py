@@ -517,6 +517,7 @@ def test_combine_seeds_mean_sample_std_seed_order():
 def _tiny_cfg(seed):
     cfg = {**ff.DEFAULTS, **ff.PRESETS["smoke"], "preset": "smoke", "seed": seed}
     cfg.update(n_train=1000, n_holdout=200, n_test=500, epochs=1, readout_epochs=2)
+    cfg["bench_min_time_s"] = 0.005  # timing only; keeps the test fast
     cfg["layer_sizes"] = [784, 50, 50, 50]
     return cfg
 
