@@ -1031,6 +1031,13 @@ class CleanParser(argparse.ArgumentParser):
         one_line = " ".join(str(message).split())
         self.exit(2, f"{self.prog}: error: {one_line}\n")
 
+    def _get_values(self, action, arg_strings):
+        # argparse drops a lone "--" given as an option's value ("--seed=--") and stores
+        # nothing without calling the type; refuse it instead
+        if action.option_strings and arg_strings and set(arg_strings) == {"--"}:
+            self.error(f"argument {'/'.join(action.option_strings)}: expected a value, not '--'")
+        return super()._get_values(action, arg_strings)
+
 
 def _short(text: str, n: int = 40) -> str:
     text = str(text)
@@ -1094,6 +1101,8 @@ def check_output_path(parser: CleanParser, path: Path, flag: str, suffix: str = 
     folder if missing; it must be a writable folder (probed by creating and deleting a
     temporary file), the target must not be a folder, its name must fit the file system
     and end in ``suffix`` (if given). Failure: one line naming the path, exit 2."""
+    if not str(path).strip():
+        parser.error(f"{flag} {str(path)!r}: empty path")
     path = Path(path)
     if suffix and path.suffix != suffix:
         parser.error(f"{flag} {path}: the name must end in {suffix}")
@@ -1108,6 +1117,8 @@ def check_output_path(parser: CleanParser, path: Path, flag: str, suffix: str = 
             parser.error(f"{flag} {path}: file name too long")
         if path.is_dir():
             parser.error(f"{flag} {path}: is a folder")
+        if path.exists() and not os.access(path, os.W_OK):
+            parser.error(f"{flag} {path}: not writable")
         fd, tmp = tempfile.mkstemp(prefix=".tmp_", dir=parent)
         os.close(fd)
         os.unlink(tmp)
@@ -1118,6 +1129,8 @@ def check_output_path(parser: CleanParser, path: Path, flag: str, suffix: str = 
 
 def check_dir_path(parser: CleanParser, path: Path, flag: str) -> Path:
     """Like ``check_output_path`` for an output folder (created if missing)."""
+    if not str(path).strip():
+        parser.error(f"{flag} {str(path)!r}: empty path")
     path = Path(path)
     try:
         path.mkdir(parents=True, exist_ok=True)
@@ -1387,7 +1400,7 @@ def build_parser() -> CleanParser:
         default=1,
         help="processes for a sweep; results do not depend on it (int, 1..64; default 1)",
     )
-    add("--json", type=Path, default=None, help="write the result record here (path, .json)")
+    add("--json", type=str, default=None, help="write the result record here (path, .json)")
     add("--smoke", action="store_true", help="tiny configuration for CI (2 seeds, 40 cycles)")
     add(
         "--cycles",

@@ -49,7 +49,6 @@ import json
 import os
 import sys
 import time
-from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -256,7 +255,7 @@ def build_parser() -> E.CleanParser:
         default=0.3,
         help="natural-gradient step size (float, 0 < lr <= 10; default 0.3)",
     )
-    add("--json", type=Path, default=None, help="write the record here (path, .json)")
+    add("--json", type=str, default=None, help="write the record here (path, .json)")
     add("--smoke", action="store_true", help="4 seeds, 60 + 20 + 20 cycles, for CI")
     return p
 

@@ -94,7 +94,7 @@ def build_parser() -> E.CleanParser:
         "that; default 0)",
     )
     p.add_argument(
-        "--outdir", type=Path, default=HERE, help=f"folder for {GIF_NAME} (path; default here)"
+        "--outdir", type=str, default=HERE, help=f"folder for {GIF_NAME} (path; default here)"
     )
     p.add_argument(
         "--cycles",

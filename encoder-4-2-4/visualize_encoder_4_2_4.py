@@ -909,10 +909,10 @@ def build_parser() -> E.CleanParser:
         default=400,
         help="learning cycles of the figure runs (int, 1..5000; default 400)",
     )
-    add("--outdir", type=Path, default=HERE / "viz", help="folder for the figures (path)")
+    add("--outdir", type=str, default=HERE / "viz", help="folder for the figures (path)")
     add(
         "--results",
-        type=Path,
+        type=str,
         default=HERE / "results",
         help="folder of the result records (path; default the folder's results/)",
     )
@@ -928,7 +928,7 @@ def build_parser() -> E.CleanParser:
     )
     add(
         "--readme-path",
-        type=Path,
+        type=str,
         default=HERE / "README.md",
         help="README to rewrite with --readme (path; default the folder's README.md)",
     )
@@ -940,8 +940,9 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
     if a.seed + 7 > E.MAX_SEED:
         p.error(f"--seed {a.seed}: the runs use seeds S..S+7, at most {E.MAX_SEED}")
-    if not a.results.is_dir():
-        p.error(f"--results {a.results}: no such folder")
+    if not str(a.results).strip() or not Path(a.results).is_dir():
+        p.error(f"--results {a.results!r}: no such folder")
+    a.results = Path(a.results)
     try:
         recs = load_records(a.results)
     except (OSError, ValueError) as exc:
