@@ -71,9 +71,10 @@ GOLDEN_RUNS = {
     "smoke_exact_traps.json": ["exact_traps.py", "--smoke"],
 }
 # float64 throughout and a fixed 25-seed chunking, so a rerun is bit-identical on this
-# machine (measured: 3 reruns, every value equal); 1e-9 leaves room for another x86 BLAS
-# kernel's last-digit rounding in the Hessian's central differences, far below any change
-# a code edit makes (the smallest recorded effect, a Hessian eigenvalue, is ~1e-4 here).
+# machine (measured: 3 reruns of smoke.json, 2 of smoke_exact_traps.json, every value
+# equal); 1e-9 leaves room for another x86 BLAS kernel's last-digit rounding in the
+# Hessian's central differences, far below any change a code edit makes (the smallest
+# recorded effect, a Hessian eigenvalue, is ~1e-4 here).
 GOLDEN_RTOL = 1e-9
 
 PAPER = "Ackley, Hinton & Sejnowski (1985)"
