@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import hashlib
+import json
 import math
 import os
 import random
@@ -598,6 +599,40 @@ CATEGORIES = {
 }
 
 
+def summarise(results: list[Result]) -> dict[str, int]:
+    return {name: sum(1 for r in results if f(r)) for name, f in CATEGORIES.items()}
+
+
+def recheck(report_path: str, tc, out_json: str | None) -> int:
+    """Rerun the defect cases of an earlier report, each in a fresh interpreter."""
+    try:
+        report = json.loads(Path(report_path).read_text(encoding="utf-8"))
+        fields = set(Case.__dataclass_fields__)
+        cases = [Case(**{k: v for k, v in d.items() if k in fields}) for d in report["defects"]]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        print(f"{PROG}: error: cannot read {report_path}: {exc}", file=sys.stderr)
+        return 2
+    base = Path(tempfile.mkdtemp(prefix="fuzz_contract_"))
+    src = tc.ROOT / "ff-hybrid-mnist" / "data"
+    try:
+        results = [run_case(c, tc, base, src if src.is_dir() else None) for c in cases]
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    before = report.get("counts", {})
+    after = summarise(results)
+    print(f"recheck: {len(cases)} defect cases of {report.get('cases_run')} rerun fresh")
+    for name, n in after.items():
+        print(f"  {name}: {before.get(name, '?')} -> {n}")
+    if out_json:
+        confirmed = [
+            {**asdict(r.case), "code": r.code, "stderr_tail": r.stderr_tail, "defects": r.defects}
+            for r in results
+            if r.defects
+        ]
+        write_atomic(out_json, dumps_record({"counts": after, "defects": confirmed}))
+    return 1 if any(after.values()) else 0
+
+
 def build_parser() -> CleanParser:
     """The command line of fuzz_contract.py."""
     p = CleanParser(
@@ -649,6 +684,12 @@ def build_parser() -> CleanParser:
     p.add_argument("--json", metavar="PATH", help="write the summary and every defect here")
     p.add_argument("--list", action="store_true", help="print the case counts and exit")
     p.add_argument(
+        "--recheck",
+        metavar="REPORT",
+        help="rerun every defect case of an earlier --json report in a fresh interpreter "
+        "and count what is confirmed",
+    )
+    p.add_argument(
         "--no-fork",
         action="store_true",
         help="run value and path cases in a fresh interpreter each (slower) instead of "
@@ -680,6 +721,8 @@ def main(argv: list[str] | None = None) -> int:
         scripts = [s for s in scripts if args.only in str(s.relative_to(tc.ROOT))]
     if not scripts:
         parser.error("--only matches no entry script")
+    if args.recheck:
+        return recheck(args.recheck, tc, args.json)
     rng = random.Random(args.seed)
     base = Path(tempfile.mkdtemp(prefix="fuzz_contract_"))
     try:
