@@ -837,24 +837,33 @@ def float_in(lo: float, hi: float, lo_open: bool = False, hi_open: bool = False)
     return _number_type("float", lo, hi, lo_open, hi_open)
 
 
+def path_arg(text: str) -> Path:
+    """argparse type for a file or folder path: refuses an empty string (which would
+    mean the current folder) and a NUL byte."""
+    if not text.strip() or "\0" in text:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a usable path")
+    return Path(text)
+
+
 def check_output_path(path: Path, flag: str) -> None:
     """Check before any training that ``path`` can be written; UsageError names it.
 
-    Creates the parent folder if missing, refuses a folder target or a name longer than
-    the file system allows, and probes by creating and deleting a temporary file there.
+    Refuses a name longer than the file system allows, a folder or a non-regular file
+    (a device, a pipe) as the target; creates the parent folder if missing; probes by
+    creating and deleting a temporary file there.
     """
     path = Path(path)
-    if path.is_dir():
-        raise UsageError(f"{flag} {path} is a folder, not a file")
-    if path.exists() and not path.is_file():  # a device or a pipe: never replace it
-        raise UsageError(f"{flag} {path} is not a regular file")
-    if len(os.fsencode(path.name)) > 255:
-        raise UsageError(f"{flag} {path}: file name too long")
-    parent = path.parent
+    if any(len(os.fsencode(part)) > 255 for part in path.parts):
+        raise UsageError(f"{flag} {path}: a file or folder name is too long")
     try:
-        parent.mkdir(parents=True, exist_ok=True)
-        if not parent.is_dir():
+        if path.is_dir():
+            raise UsageError(f"{flag} {path} is a folder, not a file")
+        if path.exists() and not path.is_file():  # a device or a pipe: never replace it
+            raise UsageError(f"{flag} {path} is not a regular file")
+        parent = path.parent
+        if parent.exists() and not parent.is_dir():
             raise UsageError(f"{flag} {path}: {parent} is not a folder")
+        parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".tmp_", dir=parent)
         os.close(fd)
         os.unlink(tmp)
@@ -971,7 +980,7 @@ def build_parser() -> CleanParser:
         help=f"run N seeds, --seed .. --seed+N-1, as one batch (int, 0..{MAX_SEEDS}; "
         "0 = a single run; default 0)",
     )
-    p.add_argument("--json", type=Path, help="write the result record to this file (path)")
+    p.add_argument("--json", type=path_arg, help="write the result record to this file (path)")
     p.add_argument(
         "--smoke",
         action="store_true",

@@ -95,7 +95,7 @@ def build_parser() -> m.CleanParser:
         default=0,
         help="seed of the run shown (int, 0..2^32-1; default 0)",
     )
-    p.add_argument("--outdir", type=Path, default=HERE, help="folder for bars_rbm.gif (path)")
+    p.add_argument("--outdir", type=m.path_arg, default=HERE, help="folder for bars_rbm.gif (path)")
     p.add_argument(
         "--smoke",
         action="store_true",

@@ -599,6 +599,8 @@ def call_main(argv, capsys, fn=None):
         ["--epochs", "10000", "--sweep", "1000"],
         ["--method", "exact", "--n-hidden", "13"],
         ["--json", "/proc/no/such/dir/out.json"],
+        ["--json", ""],
+        ["--json", str(Path("/tmp") / ("n" * 300) / "out.json")],
     ],
 )
 def test_bad_input_gives_one_line_error(tmp_path, capsys, args):

@@ -660,13 +660,15 @@ def build_parser() -> m.CleanParser:
         default=0,
         help="seed of the run drawn; curves use seeds S..S+9 mod 2^32 (int, 0..2^32-1; default 0)",
     )
-    p.add_argument("--outdir", type=Path, default=HERE / "viz", help="folder for the PNGs (path)")
     p.add_argument(
-        "--results", type=Path, default=HERE / "results", help="records folder to read (path)"
+        "--outdir", type=m.path_arg, default=HERE / "viz", help="folder for the PNGs (path)"
+    )
+    p.add_argument(
+        "--results", type=m.path_arg, default=HERE / "results", help="records folder to read (path)"
     )
     p.add_argument(
         "--readme",
-        type=Path,
+        type=m.path_arg,
         nargs="?",
         const=HERE / "README.md",
         default=None,
@@ -685,11 +687,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.readme is not None:
-        if not args.readme.is_file():
-            parser.error(f"--readme {args.readme}: no such file")
-        if not args.results.is_dir():
-            parser.error(f"--results {args.results}: no such folder")
         try:
+            if not args.readme.is_file():
+                parser.error(f"--readme {args.readme}: no such file")
+            if not args.results.is_dir():
+                parser.error(f"--results {args.results}: no such folder")
             m.check_output_path(args.readme, "--readme")
             text = args.readme.read_text(encoding="utf-8")
             new = render_readme(text, args.results)
@@ -699,8 +701,6 @@ def main(argv: list[str] | None = None) -> int:
             m.write_atomic(args.readme, new)
         print(f"visualize_bars_rbm: {'rewrote' if new != text else 'unchanged'} {args.readme}")
         return 0
-    if args.outdir.exists() and not args.outdir.is_dir():
-        parser.error(f"--outdir {args.outdir} is not a folder")
     try:
         m.check_output_path(args.outdir / "probe.png", "--outdir")
     except m.UsageError as exc:
