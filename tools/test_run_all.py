@@ -65,8 +65,11 @@ if mode == "crash":
     sys.exit("toy: error: it broke")
 if mode == "killself":
     os.kill(os.getpid(), signal.SIGKILL)
-if mode == "grandchild":
-    g = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+if mode in ("grandchild", "escape"):
+    g = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)"],
+        start_new_session=(mode == "escape"),
+    )
     open(os.path.join(here, "grandchild"), "w").write(str(g.pid))
 if mode == "nowrite":
     sys.exit(0)
@@ -191,6 +194,8 @@ def test_discover_reads_constants_without_importing(tmp_path):
         ("GOLDEN_RUNS = {'../x.json': ['t.py']}\n", "not a .json file name"),
         ("GOLDEN_RUNS = {'x.json': []}\n", "must start with a script name"),
         ("GOLDEN_RTOL = 1.5\n", "GOLDEN_RTOL"),
+        ("GOLDEN_RTOL = 1.0\n", "GOLDEN_RTOL"),
+        ("GOLDEN_RTOL = -1e-9\n", "GOLDEN_RTOL"),
     ],
 )
 def test_read_constants_rejects_bad_literals(tmp_path, text, match):
@@ -580,6 +585,23 @@ def test_collect_only_rewrites_the_selected_glance_blocks(tmp_path):
     assert (root / "RESULTS.md").read_text().count("0.125%") == 2  # tables: every record
 
 
+def test_collect_runs_each_visualizer_and_fails_when_one_fails(tmp_path):
+    root = make_catalog(tmp_path / "cat", toy_a="ok", toy_b="ok")
+    seed_records(root)
+    for slug, body in (
+        ("toy-a", "open('ran', 'w').write('yes')"),
+        ("toy-b", "raise SystemExit(5)"),
+    ):
+        (root / slug / f"visualize_{slug.replace('-', '_')}.py").write_text(
+            f"import sys\nassert sys.argv[1:] == ['--readme']\n{body}\n"
+        )
+    done = run(root, "--collect")
+    assert done.returncode == 1
+    assert "toy-b (toy-b/visualize_toy_b.py --readme: exit 5" in done.stdout
+    assert "toy-a (" not in done.stdout
+    assert (root / "ran").read_text() == "yes"  # run from the catalog root
+
+
 def test_collect_skips_readmes_without_glance_markers(tmp_path):
     root = make_catalog(tmp_path / "cat", toy_a="ok")
     (root / "toy-a" / "README.md").write_text("# no glance here\n")
@@ -654,8 +676,10 @@ def test_a_child_killed_by_a_signal_fails(tmp_path):
     assert not (root / "toy-a" / "results" / "headline.json").exists()
 
 
-def test_a_childs_own_children_are_reaped(tmp_path):
-    root = make_catalog(tmp_path / "cat", toy_a="grandchild")
+@pytest.mark.parametrize("mode", ["grandchild", "escape"])
+def test_a_childs_own_children_are_reaped(tmp_path, mode):
+    """Also a grandchild that left the problem's process group (its own session)."""
+    root = make_catalog(tmp_path / "cat", toy_a=mode)
     done = run(root, "--only", "toy-a")
     assert done.returncode == 0, done.stdout + done.stderr
     grandchild = int((root / "toy-a" / "grandchild").read_text())
