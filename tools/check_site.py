@@ -546,10 +546,15 @@ async def _check_pages(base, pages, root, site, shots, chromium):
                 await page.set_viewport_size({"width": w, "height": h})
                 lightbox = width == DESKTOP and path in codes  # a problem page
                 msgs, rep = await _load(page, base + path, local, blocked, lightbox)
-                if shots is not None:  # JPEG: half the time of a PNG of a 15000 px page
-                    shot = await page.screenshot(full_page=True, type="jpeg", quality=75)
             except PlaywrightError as exc:  # this page only; the others are still checked
                 msgs, rep = [f"browser error: {str(exc).splitlines()[0]}"], None
+            try:
+                if shots is not None and rep is not None:  # JPEG: half the time of a PNG
+                    shot = await page.screenshot(
+                        full_page=True, type="jpeg", quality=75, timeout=PAGE_TIMEOUT_MS
+                    )
+            except PlaywrightError as exc:
+                msgs.append(f"screenshot failed: {str(exc).splitlines()[0]}")
             finally:
                 await page.close()
         if shot is not None:
