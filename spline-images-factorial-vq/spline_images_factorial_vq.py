@@ -75,7 +75,7 @@ HEADLINE_ARGS = [
     "--models",
     "vq24,separate4x6,factorial4x6,factorial4x6_linear,pca5",
 ]
-HEADLINE_BUDGET_S = 600
+HEADLINE_BUDGET_S = 1800  # quiet 2-core machine: about 2 min; a loaded shared one: over 10
 # Golden smoke records (results/), rerun and compared by tools/test_golden.py; together
 # they run every entry point and every model of --models.
 GOLDEN_RUNS = {
@@ -1178,6 +1178,12 @@ class CleanParser(argparse.ArgumentParser):
         sys.stderr.write(f"{self.prog}: error: {message}\n")
         sys.exit(EXIT_BAD_INPUT)
 
+    def _get_values(self, action, arg_strings):  # argparse hook
+        # "--seed=--" reaches here as ["--"], which argparse would drop, storing [].
+        if action.option_strings and arg_strings == ["--"]:
+            self.error(f"argument {action.option_strings[0]}: '--' is not a value")
+        return super()._get_values(action, arg_strings)
+
 
 class Terminated(BaseException):
     """Raised by the SIGTERM handler so that finally blocks run."""
@@ -1262,13 +1268,19 @@ def check_output_path(parser, path, flag, suffix=None):
     """
     if path is None:
         return None
+    if not str(path).strip():
+        parser.error(f"{flag} {path!r}: empty path")
     p = Path(path)
     if suffix is not None and p.suffix != suffix:
         parser.error(f"{flag} {path}: the file name must end in {suffix}")
-    if p.is_dir() or str(path).endswith(os.sep):
-        parser.error(f"{flag} {path}: is a folder, not a file")
-    if len(p.name.encode()) > 200:
+    if len(p.name.encode()) > 200 or len(os.fsencode(str(p))) > 4000:
         parser.error(f"{flag} {path}: file name too long")
+    try:
+        is_dir = p.is_dir() or str(path).endswith(os.sep)
+    except OSError as exc:
+        parser.error(f"{flag} {path}: {exc.strerror or exc}")
+    if is_dir:
+        parser.error(f"{flag} {path}: is a folder, not a file")
     check_output_dir(parser, p.parent if str(p.parent) else Path("."), flag, label=path)
     return p
 
@@ -1276,6 +1288,8 @@ def check_output_path(parser, path, flag, suffix=None):
 def check_output_dir(parser, path, flag, label=None):
     """Check (and create) an output folder before any work; one line and exit 2 on failure."""
     label = path if label is None else label
+    if not str(path).strip():
+        parser.error(f"{flag} {label!r}: empty path")
     d = Path(path)
     try:
         d.mkdir(parents=True, exist_ok=True)

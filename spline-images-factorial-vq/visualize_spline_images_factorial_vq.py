@@ -417,7 +417,9 @@ def figures_of_run(seed, outdir, smoke=False):
     """Retrain every model at `seed` (v1's sigma_x 0.15) and draw the single-run figures."""
     argv = ["--seed", str(seed)] + (["--smoke"] if smoke else [])
     cfg = s.config_from_args(s.build_parser().parse_args(argv))
-    run = s.train_seed(seed, cfg, s.ALL_MODELS, verbose=False, curves=True)
+    # --smoke: the fewest models that still draw every figure
+    models = ["vq24", "factorial4x6", "vqdraw"] if smoke else s.ALL_MODELS
+    run = s.train_seed(seed, cfg, models, verbose=False, curves=True)
     fig_vqdraw_vs_factorial(
         run["fitted"]["vqdraw"],
         run["fitted"]["factorial4x6"],
