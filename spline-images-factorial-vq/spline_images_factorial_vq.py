@@ -1332,6 +1332,9 @@ def write_atomic(path, data_or_writer):
     tmp = None
     try:
         fd, tmp = tempfile.mkstemp(prefix=".tmp_", dir=path.parent)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)  # mkstemp's 0600 would make outputs private
         with os.fdopen(fd, "wb") as fh:
             if callable(data_or_writer):
                 data_or_writer(fh)
