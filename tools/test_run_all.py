@@ -189,6 +189,8 @@ def test_discover_reads_constants_without_importing(tmp_path):
     [
         ("HEADLINE_ARGS = ['--a', 3]\n", "list of strings"),
         ("HEADLINE_BUDGET_S = -1\n", "positive"),
+        ("HEADLINE_BUDGET_S = True\n", "positive"),
+        ("FULL_BUDGET_S = 0\n", "positive"),
         ("HEADLINE_BUDGET_S = float('nan')\n", "not a literal"),
         ("FULL_ARGS = '--big'\n", "FULL_ARGS must be a list"),
         ("GOLDEN_RUNS = {'../x.json': ['t.py']}\n", "not a .json file name"),
