@@ -1646,6 +1646,9 @@ def write_atomic(path, data_or_writer) -> None:
                     data = data_or_writer
                     f.write(data.encode() if isinstance(data, str) else data)
                 f.flush()
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual mode
             os.replace(tmp, path)
             tmp = None
         except BaseException:

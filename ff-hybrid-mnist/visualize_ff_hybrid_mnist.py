@@ -6,174 +6,238 @@ first-layer receptive fields; only the hybrid-example figure needs the MNIST fil
 
     python3 ff-hybrid-mnist/visualize_ff_hybrid_mnist.py            # figures into viz/
     python3 ff-hybrid-mnist/visualize_ff_hybrid_mnist.py --readme   # rewrite README blocks
+    python3 ff-hybrid-mnist/visualize_ff_hybrid_mnist.py --smoke --outdir /tmp/v  # tiny check
 """
 
 from __future__ import annotations
 
-import argparse
+import io
 import json
 import os
 import re
+import signal
 import sys
-import tempfile
 from pathlib import Path
 
-import matplotlib
+
+def _early_signal_exit(signum, frame):  # until main() installs its own handlers
+    word = "interrupted" if signum == signal.SIGINT else "terminated"
+    sys.stderr.write(f"visualize_ff_hybrid_mnist.py: {word}\n")
+    os._exit(130 if signum == signal.SIGINT else 143)
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _early_signal_exit)
+    signal.signal(signal.SIGINT, _early_signal_exit)
+
+import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
 import ff_hybrid_mnist as ff  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+PROG = "visualize_ff_hybrid_mnist.py"
 HERE = Path(__file__).resolve().parent
-DPI = 110
+DPI = 110  # 7.5 in x 110 dpi = 825 px: the width of the site's text column
+WIDTH = 7.5
+plt.rcParams.update({"font.size": 10, "axes.titlesize": 10, "legend.fontsize": 9})
+plt.rcParams.update({"xtick.labelsize": 9, "ytick.labelsize": 9, "axes.labelsize": 10})
 
 
 def load_record(results_dir: Path, name: str) -> dict | None:
+    """results_dir/<name>.json as a dict, or None if absent."""
     p = Path(results_dir) / f"{name}.json"
     return json.loads(p.read_text()) if p.exists() else None
 
 
-#: FF runs shown in the README: the two presets, and the fast network trained with the
-#: earlier recipe (Adam, mean goodness against 2.0, batch 500) as an ablation.
-RUN_TAGS = ("fast", "fast_adam", "full")
-ALL_TAGS = ("smoke", *RUN_TAGS)
+#: FF runs shown in the README: record file -> label. headline.json is the fast preset
+#: (written by tools/run_all.py); full_55k.json is the earlier 100-epoch run on 55,000
+#: images; fast_adam.json the fast network with the first recipe (ablation).
+RUNS = {
+    "full": "full",
+    "full_55k": "full_55k",
+    "headline": "fast",
+    "fast_adam": "fast_adam",
+}
+ABLATIONS = {
+    "ablation_peer_on_blur6": ("on", 6),
+    "ablation_peer_off_blur6": ("off", 6),
+    "ablation_peer_on_blur10": ("on", 10),
+    "ablation_peer_off_blur10": ("off", 10),
+}
 
 
 def run_records(results_dir: Path):
-    """Yield (tag, record) for the FF run records (RUN_TAGS) that exist."""
-    for tag in RUN_TAGS:
-        rec = load_record(results_dir, tag)
+    """Yield (label, record) for the FF run records (RUNS) that exist."""
+    for name, label in RUNS.items():
+        rec = load_record(results_dir, name)
         if rec is not None:
-            yield tag, rec
+            yield label, rec
+
+
+def timing(rec: dict) -> dict:
+    """A record's machine-dependent figures (records before the timing object kept them
+    in metrics); for a sweep, the first seed's."""
+    t = rec.get("timing") or rec["metrics"]
+    return t["per_seed"][0] if "per_seed" in t else t
 
 
 # ------------------------------------------------------------------ figures
 
 
-def fig_hybrids(outdir: Path, seed: int, data_dir: Path) -> Path:
+def save(fig, path: Path) -> Path:
+    """savefig through the folder's atomic write."""
+    buf = io.BytesIO()
+    fig.savefig(buf, dpi=DPI, format="png")
+    plt.close(fig)
+    ff.write_atomic(path, buf.getvalue())
+    return path
+
+
+def fig_hybrids(outdir: Path, seed: int, data_dir: Path, n: int = 2000) -> Path:
     data = ff.load_mnist(data_dir)
     rng = np.random.default_rng(seed)
-    X = data["test_images"][:2000].astype(np.float32) / 255.0
+    X = data["test_images"][:n].astype(np.float32) / 255.0
     H, m, ia, ib = ff.make_hybrids(X, rng, 6)
+    m10 = ff.make_masks(np.random.default_rng(seed + 1), 6, n_blur=10)
     k = 6
-    fig, ax = plt.subplots(4, k, figsize=(1.4 * k, 6.0))
-    rows = [("digit a", X[ia]), ("digit b", X[ib]), ("mask m", m), ("hybrid m*a+(1-m)*b", H)]
+    fig, ax = plt.subplots(5, k, figsize=(WIDTH, 6.6))
+    rows = [
+        ("digit a", X[ia]),
+        ("digit b", X[ib]),
+        ("mask m", m),
+        ("hybrid", H),
+        ("mask, 10 blurs", m10),
+    ]
     for r, (title, A) in enumerate(rows):
         for c in range(k):
             ax[r, c].imshow(A[c].reshape(28, 28), cmap="gray", vmin=0, vmax=1)
             ax[r, c].set_xticks([])
             ax[r, c].set_yticks([])
-        ax[r, 0].set_ylabel(title, fontsize=8)
-    fig.suptitle("Hybrid negatives: mask = random bits blurred 6x, thresholded at 0.5")
+        ax[r, 0].set_ylabel(title)
+    fig.suptitle("Hybrid negatives: mask = random bits blurred 6 times, thresholded at 0.5")
     fig.tight_layout()
-    p = outdir / "hybrid_examples.png"
-    fig.savefig(p, dpi=DPI)
-    plt.close(fig)
-    return p
+    return save(fig, outdir / "hybrid_examples.png")
 
 
 def fig_goodness_hist(rec: dict, outdir: Path, tag: str) -> Path:
     hs = rec["figures_data"]["goodness_hist"]
     n = len(hs)
-    fig, ax = plt.subplots(1, n, figsize=(3.2 * n, 2.8))
+    cols = 2
+    rows = int(np.ceil(n / cols))
+    fig, axs = plt.subplots(rows, cols, figsize=(WIDTH, 2.4 * rows + 0.6))
     thr = ff.layer_thresholds(rec["config"])
     kind = rec["config"]["goodness"]
-    for i, h in enumerate(hs):
+    for i, ax in enumerate(axs.flat):
+        if i >= n:
+            ax.axis("off")
+            continue
+        h = hs[i]
         e = np.array(h["edges"])
         ctr = (e[:-1] + e[1:]) / 2
         w = e[1] - e[0]
-        ax[i].bar(ctr, h["pos"], width=w, alpha=0.6, label="test digits")
-        ax[i].bar(ctr, h["neg"], width=w, alpha=0.6, label="hybrids")
-        ax[i].axvline(thr[i], color="k", lw=0.8, ls="--")
-        ax[i].set_title(f"layer {i + 1}")
-        ax[i].set_xlabel(f"goodness ({kind} of h^2)")
-    ax[0].legend(fontsize=7)
+        ax.bar(ctr, h["pos"], width=w, alpha=0.6, label="test digits")
+        ax.bar(ctr, h["neg"], width=w, alpha=0.6, label="hybrids")
+        ax.axvline(thr[i], color="k", lw=0.8, ls="--")
+        ax.set_title(f"layer {i + 1}")
+        ax.set_xlabel(f"goodness ({kind} of squared activities)")
+        ax.set_ylabel("images")
+    axs.flat[0].legend()
     fig.suptitle(f"Goodness of test digits vs hybrids ({tag} run; dashed = threshold)")
     fig.tight_layout()
-    p = outdir / f"goodness_hist_{tag}.png"
-    fig.savefig(p, dpi=DPI)
-    plt.close(fig)
-    return p
+    return save(fig, outdir / f"goodness_hist_{tag}.png")
 
 
-def fig_curves(recs: dict, outdir: Path) -> Path:
-    fig, ax = plt.subplots(1, 2, figsize=(10, 3.6))
-    # colour = run, line style = layer (left) or train / held-out (right)
+def fig_curves(recs: dict, outdir: Path) -> list[Path]:
+    out = []
+    fig, ax = plt.subplots(figsize=(WIDTH, 3.6))
     styles = ["-", "--", "-.", ":"]
     for k, (tag, rec) in enumerate(recs.items()):
-        colour = f"C{k}"
         ffh = rec["history"]["ff"]
         loss = np.array(ffh["loss"])
         for i in range(loss.shape[1]):
-            ax[0].plot(
-                ffh["epoch"],
-                loss[:, i],
-                color=colour,
-                ls=styles[i % len(styles)],
-                label=f"{tag} layer {i + 1}",
+            ax.plot(
+                ffh["epoch"], loss[:, i], color=f"C{k}", ls=styles[i % 4], label=f"{tag} L{i + 1}"
             )
-        ro = rec["history"]["readout"]
-        ax[1].plot(ro["epoch"], ro["train_err_pct"], color=colour, label=f"{tag} train")
-        if ro["val_err_pct"]:
-            ax[1].plot(
-                ro["epoch"], ro["val_err_pct"], color=colour, ls="--", label=f"{tag} held-out"
-            )
-    ax[0].set_xlabel("FF epoch")
-    ax[0].set_ylabel("per-layer FF loss (nats)")
-    ax[0].set_yscale("log")  # sum goodness (fast, full) and mean goodness (full_adam) differ
-    ax[0].set_title("FF loss per layer")
-    ax[0].legend(fontsize=6, ncol=2)
-    ax[1].set_xlabel("read-out epoch (FF network frozen)")
-    ax[1].set_ylabel("error %")
-    ax[1].set_yscale("log")
-    ax[1].set_title("Linear softmax read-out error")
-    ax[1].legend(fontsize=7)
+    ax.set_xlabel("FF epoch")
+    ax.set_ylabel("per-layer FF loss (nats)")
+    ax.set_yscale("log")
+    ax.set_xscale("log")
+    ax.set_title("FF loss per layer (colour = run, line style = layer)")
+    ax.legend(ncol=4, fontsize=9)
     fig.tight_layout()
-    p = outdir / "training_curves.png"
-    fig.savefig(p, dpi=DPI)
-    plt.close(fig)
-    return p
+    out.append(save(fig, outdir / "training_curves.png"))
+    fig, ax = plt.subplots(figsize=(WIDTH, 3.4))
+    for k, (tag, rec) in enumerate(recs.items()):
+        ro = rec["history"]["readout"]
+        ax.plot(ro["epoch"], ro["train_err_pct"], color=f"C{k}", label=f"{tag} train")
+        if ro["val_err_pct"]:
+            ax.plot(ro["epoch"], ro["val_err_pct"], color=f"C{k}", ls="--", label=f"{tag} held-out")
+    ax.set_xlabel("read-out epoch (FF network frozen)")
+    ax.set_ylabel("error %")
+    ax.set_yscale("log")
+    ax.set_title("Linear softmax read-out error")
+    ax.legend(ncol=2)
+    fig.tight_layout()
+    out.append(save(fig, outdir / "readout_curves.png"))
+    return out
 
 
 def fig_receptive_fields(rec: dict, outdir: Path, tag: str) -> Path:
     rf = np.array(rec["figures_data"]["rf"])
     k = int(np.ceil(np.sqrt(len(rf))))
-    fig, ax = plt.subplots(k, k, figsize=(1.2 * k, 1.2 * k))
-    for i, a in enumerate(ax.flat):
+    fig, axs = plt.subplots(k, k, figsize=(WIDTH * 0.8, WIDTH * 0.8))
+    v = float(np.max(np.abs(rf))) or 1.0
+    im = None
+    for i, a in enumerate(axs.flat):
         a.axis("off")
         if i < len(rf):
-            v = np.max(np.abs(rf[i]))
-            a.imshow(rf[i].reshape(28, 28), cmap="RdBu_r", vmin=-v, vmax=v)
-    fig.suptitle(f"First-layer receptive fields (largest-norm units, {tag} run)", fontsize=9)
-    fig.tight_layout()
-    p = outdir / f"receptive_fields_{tag}.png"
-    fig.savefig(p, dpi=DPI)
-    plt.close(fig)
-    return p
+            im = a.imshow(rf[i].reshape(28, 28), cmap="RdBu_r", vmin=-v, vmax=v)
+    fig.suptitle(f"First-layer weights of the 25 largest-norm units ({tag} run)")
+    fig.subplots_adjust(left=0.02, right=0.80, top=0.92, bottom=0.03)
+    cax = fig.add_axes([0.83, 0.1, 0.03, 0.76])
+    fig.colorbar(im, cax=cax, label="weight (one scale)")
+    return save(fig, outdir / f"receptive_fields_{tag}.png")
 
 
 def fig_confusion(rec: dict, outdir: Path, tag: str) -> Path:
     C = np.array(rec["metrics"]["confusion_matrix"])
-    fig, ax = plt.subplots(figsize=(4.6, 4.0))
+    fig, ax = plt.subplots(figsize=(WIDTH * 0.75, WIDTH * 0.65))
     off = C.copy()
     np.fill_diagonal(off, 0)
     im = ax.imshow(off, cmap="Reds")
     for i in range(10):
         for j in range(10):
             if C[i, j] and i != j:
-                ax.text(j, i, str(C[i, j]), ha="center", va="center", fontsize=6)
+                ax.text(j, i, str(C[i, j]), ha="center", va="center", fontsize=9)
     ax.set_xticks(range(10))
     ax.set_yticks(range(10))
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
-    ax.set_title(f"Test errors by class ({tag} run; diagonal omitted)", fontsize=9)
-    fig.colorbar(im, ax=ax, fraction=0.046)
+    ax.set_title(f"Test errors by class ({tag} run; diagonal omitted)")
+    fig.colorbar(im, ax=ax, fraction=0.046, label="test digits")
     fig.tight_layout()
-    p = outdir / f"confusion_{tag}.png"
-    fig.savefig(p, dpi=DPI)
-    plt.close(fig)
-    return p
+    return save(fig, outdir / f"confusion_{tag}.png")
+
+
+def fig_ablation(results_dir: Path, outdir: Path) -> Path | None:
+    rows = [(k, v, load_record(results_dir, k)) for k, v in ABLATIONS.items()]
+    rows = [r for r in rows if r[2] is not None]
+    if not rows:
+        return None
+    fig, ax = plt.subplots(figsize=(WIDTH, 2.8))
+    for y, (_, _, rec) in enumerate(rows):
+        m = rec["metrics"]
+        vals = m.get("holdout_error_pct_per_seed", [m["holdout_error_pct"]])
+        ax.plot(vals, [y] * len(vals), "o", color="C0", alpha=0.7)
+        ax.plot([np.mean(vals)], [y], "|", color="k", ms=18, mew=2)
+    ax.set_yticks(range(len(rows)))
+    ax.set_yticklabels([f"peer norm {p}, {b} blurs" for _, (p, b), _ in rows])
+    ax.set_xlabel("held-out error % (5,000 training images; dots = seeds, bar = mean)")
+    ax.set_title("Fast-scale ablations (784-1000x4, 3 epochs, 55,000 images)")
+    fig.tight_layout()
+    return save(fig, outdir / "ablation_holdout.png")
 
 
 # ------------------------------------------------------------------ README blocks
@@ -187,49 +251,128 @@ def _fmt(v, nd=2):
     return str(v)
 
 
+def _err(m: dict, key: str) -> str:
+    """'mean (sample std s, n seeds)' for a sweep, the single value otherwise."""
+    per = m.get(key + "_per_seed")
+    if per is None:
+        return _fmt(m.get(key))
+    return f"{_fmt(m[key])} (sample std {_fmt(m[key + '_sample_std'])}, {len(per)} seeds)"
+
+
+def _images(c: dict) -> str:
+    n = f"{c['n_train']:,}"
+    return n + (f" + {c['n_holdout']:,} held out" if c["n_holdout"] else "")
+
+
 def block_results(results_dir: Path) -> str:
     rows = [
-        "| run | layer sizes | FF epochs | batch | test error % | train error % | "
-        "held-out error % | goal | met | FF train s | read-out s | wall s | examples/s | "
-        "matmul GFLOP/s (machine) | matmul_fraction |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| run | network | training images | FF epochs | test error % | held-out error % | "
+        "verdict |",
+        "|---|---|---|---|---|---|---|",
     ]
-    for tag in ALL_TAGS:
-        rec = load_record(results_dir, tag)
-        if rec is None:
-            continue
+    for tag, rec in run_records(results_dir):
         c, m = rec["config"], rec["metrics"]
-        sizes = "-".join(str(s) for s in c["layer_sizes"])
-        goal = ("<= " if tag.startswith("full") else "< ") + _fmt(m["goal_test_error_pct"])
-        met = "yes" if m["goal_met"] else "no"
-        if c["epochs"] == 0:  # untrained-network control: no FF, so no goal
-            goal, met = "control", "n/a"
-
+        sizes = "784-" + "x".join([str(c["layer_sizes"][1]), str(len(c["layer_sizes"]) - 1)])
+        epochs = m.get("ff_epochs_completed_per_seed", m["ff_epochs_completed"])
         rows.append(
-            f"| {tag} (seed {rec['seed']}) | {sizes} | {m['ff_epochs_completed']} | "
-            f"{c['batch_size']} | "
-            f"{_fmt(m['test_error_pct'])} | {_fmt(m['train_error_pct'])} | "
-            f"{_fmt(m['holdout_error_pct'])} | {goal} | {met} | "
-            f"{_fmt(m['ff_train_s'], 0)} | {_fmt(m['softmax_train_s'], 0)} | "
-            f"{_fmt(rec['wall_time_s'], 0)} | {_fmt(m['examples_per_s'], 0)} | "
-            f"{_fmt(m['achieved_gflops'], 1)} ({_fmt(m['machine_matmul_gflops'], 1)}) | "
-            f"{_fmt(m['matmul_fraction'], 2)} |"
+            f"| {tag} | {sizes} | {_images(c)} | {epochs} | {_err(m, 'test_error_pct')} | "
+            f"{_err(m, 'holdout_error_pct')} | {ff.verdict(None, m['test_error_pct'], c)} |"
+        )
+    return "\n".join(rows)
+
+
+def block_speed(results_dir: Path) -> str:
+    rows = [
+        "| run | FF train s | examples/s | achieved GFLOP/s | machine GFLOP/s, best / worst "
+        "sample | matmul_fraction |",
+        "|---|---|---|---|---|---|",
+    ]
+    recs = list(run_records(results_dir))
+    bp = load_record(results_dir, "backprop_full")
+    for tag, rec in recs + ([("backprop", bp)] if bp else []):
+        t = timing(rec)
+        train_s = t.get("ff_train_s", t.get("train_s"))
+        rows.append(
+            f"| {tag} | {_fmt(train_s, 0)} | {_fmt(t['examples_per_s'], 0)} | "
+            f"{_fmt(t['achieved_gflops'], 1)} | {_fmt(t['machine_matmul_gflops'], 1)} / "
+            f"{_fmt(t['machine_matmul_gflops_min'], 1)} | {_fmt(t['matmul_fraction'], 2)} |"
+        )
+    return "\n".join(rows)
+
+
+def block_ablation(results_dir: Path) -> str:
+    rows = [
+        "| peer normalisation | mask blurs | held-out error % per seed | mean | sample std |",
+        "|---|---|---|---|---|",
+    ]
+    for name, (peer, blur) in ABLATIONS.items():
+        rec = load_record(results_dir, name)
+        if rec is None:
+            rows.append(f"| {peer} | {blur} | not run (stopped to free the CPU) | | |")
+            continue
+        m = rec["metrics"]
+        per = m.get("holdout_error_pct_per_seed", [m["holdout_error_pct"]])
+        sd = m.get("holdout_error_pct_sample_std")
+        rows.append(
+            f"| {peer} | {blur} | {', '.join(_fmt(v) for v in per)} "
+            f"(seeds {', '.join(str(s) for s in rec.get('seeds', [rec['seed']]))}) | "
+            f"{_fmt(m['holdout_error_pct'], 3)} | {_fmt(sd, 3)} |"
+        )
+    return "\n".join(rows)
+
+
+def block_control(results_dir: Path) -> str:
+    rows = [
+        "| run | untrained network, held-out / test error % | after FF, held-out / test error % |",
+        "|---|---|---|",
+    ]
+    for tag, rec in run_records(results_dir):
+        m = rec["metrics"]
+        if m.get("random_features_train_error_pct") is None:
+            continue
+        rows.append(
+            f"| {tag} | {_fmt(m['random_features_holdout_error_pct'])} / "
+            f"{_fmt(m.get('random_features_test_error_pct'))} | "
+            f"{_fmt(m['holdout_error_pct'])} / {_fmt(m['test_error_pct'])} |"
+        )
+    return "\n".join(rows)
+
+
+def block_backprop(results_dir: Path) -> str:
+    rows = [
+        "| learner | network | training images | epochs | test error % | train s | examples/s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    full = load_record(results_dir, "full")
+    bp = load_record(results_dir, "backprop_full")
+    for name, rec in (("FF (full)", full), ("backprop", bp)):
+        if rec is None:
+            rows.append(f"| {name} | not run | | | | | |")
+            continue
+        c, m, t = rec["config"], rec["metrics"], timing(rec)
+        sizes = "784-" + "x".join([str(c["layer_sizes"][1]), str(len(c["layer_sizes"]) - 1)])
+        if rec.get("learner") == "backprop":
+            sizes += "-10"
+        ep = m.get("ff_epochs_completed", m.get("epochs_completed"))
+        train_s = t.get("ff_train_s", t.get("train_s"))
+        rows.append(
+            f"| {name} | {sizes} | {_images(c)} | {ep} | {_err(m, 'test_error_pct')} | "
+            f"{_fmt(train_s, 0)} | {_fmt(t['examples_per_s'], 0)} |"
         )
     return "\n".join(rows)
 
 
 def block_goodness(results_dir: Path) -> str:
     rows = [
-        "| run | layer | goodness of test digits | goodness of hybrids | separation | "
-        "digit-vs-hybrid accuracy at threshold |",
+        "| run | layer | test digits | hybrids | separation | accuracy at threshold |",
         "|---|---|---|---|---|---|",
     ]
     for tag, rec in run_records(results_dir):
         m = rec["metrics"]
         for i, s in enumerate(m["goodness_separation_per_layer"]):
             rows.append(
-                f"| {tag} | {i + 1} | {_fmt(m['goodness_pos_mean_per_layer'][i], 3)} | "
-                f"{_fmt(m['goodness_neg_mean_per_layer'][i], 3)} | {_fmt(s, 3)} | "
+                f"| {tag} | {i + 1} | {_fmt(m['goodness_pos_mean_per_layer'][i], 1)} | "
+                f"{_fmt(m['goodness_neg_mean_per_layer'][i], 1)} | {_fmt(s, 1)} | "
                 f"{_fmt(m['goodness_threshold_accuracy_per_layer'][i], 3)} |"
             )
     return "\n".join(rows)
@@ -237,19 +380,19 @@ def block_goodness(results_dir: Path) -> str:
 
 def block_comparison(results_dir: Path) -> str:
     rows = [
-        "| | network | FF epochs | test error % |",
-        "|---|---|---|---|",
-        "| paper (Hinton 2022, section 3.2) | 784-2000-2000-2000-2000 | 100 | "
+        "| | network | training images | FF epochs | test error % |",
+        "|---|---|---|---|---|",
+        "| paper (Hinton 2022, section 3.2) | 784-2000x4 | 60,000 | 100 | "
         f"{ff.PAPER_TEST_ERROR_PCT} |",
-        "| reference v1 (earlier numpy reproduction) | 784-1000-1000-1000-1000 | 30 | "
+        "| reference v1 (earlier numpy reproduction) | 784-1000x4 | not recorded | 30 | "
         f"{ff.REFERENCE_V1_TEST_ERROR_PCT} |",
     ]
     for tag, rec in run_records(results_dir):
-        c = rec["config"]
-        sizes = "-".join(str(s) for s in c["layer_sizes"])
+        c, m = rec["config"], rec["metrics"]
+        sizes = "784-" + "x".join([str(c["layer_sizes"][1]), str(len(c["layer_sizes"]) - 1)])
+        epochs = m.get("ff_epochs_completed_per_seed", m["ff_epochs_completed"])
         rows.append(
-            f"| ours, {tag} | {sizes} | {rec['metrics']['ff_epochs_completed']} | "
-            f"{_fmt(rec['metrics']['test_error_pct'])} |"
+            f"| ours, {tag} | {sizes} | {c['n_train']:,} | {epochs} | {_err(m, 'test_error_pct')} |"
         )
     return "\n".join(rows)
 
@@ -258,52 +401,54 @@ def block_env(results_dir: Path) -> str:
     lines = []
     for tag, rec in run_records(results_dir):
         e = rec["env"]
+        prov = rec.get("provenance", {})
+        extra = f", commit {prov['commit']}" if prov.get("commit") else ""
         lines.append(
-            f"- {tag}: Python {e['python']}, numpy {e['numpy']}, {e['platform']}, "
-            f"{e['cpu_count']} CPUs; reproduces = `{rec['reproduces']}`"
+            f"- {tag}: Python {e['python']}, numpy {e['numpy']}, {e['cpu_count']} CPUs{extra}"
         )
     return "\n".join(lines)
 
 
-def block_control(results_dir: Path) -> str:
-    rows = [
-        "| run | read-out held-out error %, untrained (random) network | "
-        "read-out held-out error %, after FF | read-out train error %, random / FF |",
-        "|---|---|---|---|",
-    ]
-    for tag, rec in run_records(results_dir):
-        m = rec["metrics"]
-        rows.append(
-            f"| {tag} | {_fmt(m['random_features_holdout_error_pct'])} | "
-            f"{_fmt(m['holdout_error_pct'])} | {_fmt(m['random_features_train_error_pct'])} / "
-            f"{_fmt(m['train_error_pct'])} |"
-        )
-    return "\n".join(rows)
+def block_goals(results_dir: Path) -> str:
+    """The targets set for this problem next to what the committed records measured."""
+    rows = ["| goal | target | measured | met |", "|---|---|---|---|"]
+    full = load_record(results_dir, "full")
+    fast = load_record(results_dir, "headline")
 
+    def row(goal, target, value, met, unit=""):
+        shown = "not run" if value is None else f"{_fmt(value)}{unit}"
+        rows.append(f"| {goal} | {target} | {shown} | {'yes' if met else 'no'} |")
 
-def block_speed(results_dir: Path) -> str:
-    rows = [
-        "| run | FF matmul work (TFLOP) | FF train s | examples/s | achieved GFLOP/s | "
-        "machine matmul GFLOP/s: fastest / slowest of n samples | matmul_fraction |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    speed = load_record(results_dir, "full_speed")
-    extra = [("full_speed", speed)] if speed is not None else []
-    for tag, rec in [*run_records(results_dir), *extra]:
-        m = rec["metrics"]
-        rows.append(
-            f"| {tag} | {_fmt(m['ff_matmul_tflop'], 2)} | {_fmt(m['ff_train_s'], 0)} | "
-            f"{_fmt(m['examples_per_s'], 0)} | {_fmt(m['achieved_gflops'], 1)} | "
-            f"{_fmt(m['machine_matmul_gflops'], 1)} / {_fmt(m['machine_matmul_gflops_min'], 1)}"
-            f" (n = {m['matmul_benchmark_samples']}) | {_fmt(m['matmul_fraction'], 2)} |"
-        )
+    if full is not None:
+        m, t = full["metrics"], timing(full)
+        n = full.get("n_seeds", 1)
+        row("full preset, test error (mean over seeds)", "<= 1.37% (paper)", m["test_error_pct"],
+            m["test_error_pct"] <= ff.PAPER_TEST_ERROR_PCT, "%")  # fmt: skip
+        row("full preset, seeds", ">= 2", n, n >= 2)
+        row("full preset, wall time per seed", "<= 2700 s (45 min)", round(full["wall_time_s"] / n),
+            full["wall_time_s"] / n <= 2700, " s")  # fmt: skip
+        row("full preset, FF epochs", "100 (paper)", m["ff_epochs_completed"],
+            m["ff_epochs_completed"] >= 100)  # fmt: skip
+        row("full preset, matmul_fraction", ">= 0.8", t["matmul_fraction"],
+            t["matmul_fraction"] >= 0.8)  # fmt: skip
+    if fast is not None:
+        m, t = fast["metrics"], timing(fast)
+        row("fast preset, test error", "< 2.0%", m["test_error_pct"],
+            m["test_error_pct"] < 2.0, "%")  # fmt: skip
+        row("fast preset, wall time", "< 120 s on 2 cores", round(fast["wall_time_s"]),
+            fast["wall_time_s"] < 120, " s")  # fmt: skip
+        row("fast preset, matmul_fraction", ">= 0.8", t["matmul_fraction"],
+            t["matmul_fraction"] >= 0.8)  # fmt: skip
     return "\n".join(rows)
 
 
 BLOCKS = {
-    "control": block_control,
-    "speed": block_speed,
+    "goals": block_goals,
     "results": block_results,
+    "speed": block_speed,
+    "ablation": block_ablation,
+    "control": block_control,
+    "backprop": block_backprop,
     "goodness": block_goodness,
     "comparison": block_comparison,
     "env": block_env,
@@ -325,34 +470,63 @@ def render_readme(readme_text: str, results_dir: Path) -> str:
     return pat.sub(sub, readme_text)
 
 
-def write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp_")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
+# ------------------------------------------------------------------ CLI
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="visualize_ff_hybrid_mnist.py")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--outdir", type=str, default=str(HERE / "viz"))
-    p.add_argument("--results", type=str, default=str(HERE / "results"))
-    p.add_argument("--data-dir", type=str, default=str(ff.DEFAULT_DATA_DIR))
+def build_parser() -> ff.CleanParser:
+    p = ff.CleanParser(prog=PROG, description=__doc__.splitlines()[0])
+    p.add_argument(
+        "--seed", type=ff.int_in(0, 2**32 - 1), default=0, help="hybrid-figure seed (0..2^32-1)"
+    )
+    p.add_argument("--outdir", type=str, default=str(HERE / "viz"), help="figure folder")
+    p.add_argument("--results", type=str, default=str(HERE / "results"), help="records folder")
+    p.add_argument("--data-dir", type=str, default=str(ff.DEFAULT_DATA_DIR), help="MNIST folder")
     p.add_argument("--readme", action="store_true", help="rewrite README blocks only")
-    args = p.parse_args(argv)
+    p.add_argument(
+        "--readme-path", type=str, default=str(HERE / "README.md"), help="README to rewrite"
+    )
+    p.add_argument(
+        "--smoke",
+        action="store_true",
+        help="tiny check: a smoke run's record in memory, its figures into --outdir",
+    )
+    return p
+
+
+def _main(argv) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
     results = Path(args.results)
     if args.readme:
-        readme = HERE / "README.md"
-        write_atomic(readme, render_readme(readme.read_text(), results))
+        readme = Path(args.readme_path)
+        if not readme.is_file():
+            parser.error(f"--readme-path {readme}: no such file")
+        ff.check_output_path(parser, "--readme-path", str(readme))
+        ff.write_atomic(readme, render_readme(readme.read_text(), results))
         print(f"updated {readme}")
         return 0
+    if not args.outdir.strip():
+        parser.error("--outdir: empty path")
     outdir = Path(args.outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
-    made = [fig_hybrids(outdir, args.seed, Path(args.data_dir))]
-    recs = dict(run_records(results))
+    ff.check_output_path(parser, "--outdir", str(outdir / "probe.png"))
+    if args.smoke:
+        cfg = {**ff.DEFAULTS, **ff.PRESETS["smoke"], "preset": "smoke", "seed": args.seed}
+        cfg.update(layer_sizes=[784, 30, 30, 30], n_train=500, n_holdout=100, n_test=200)
+        cfg.update(epochs=1, readout_epochs=1, save_weights=None)
+        data = ff.load_mnist(Path(args.data_dir))
+        rec = ff.run(cfg, data, log=lambda *a, **k: None)
+        recs = {"smoke": rec}
+        made = [fig_hybrids(outdir, args.seed, Path(args.data_dir), n=200)]
+    else:
+        recs = dict(run_records(results))
+        made = [fig_hybrids(outdir, args.seed, Path(args.data_dir))]
+        a = fig_ablation(results, outdir)
+        made += [a] if a else []
     if recs:
-        made.append(fig_curves(recs, outdir))
+        made += fig_curves(recs, outdir)
     for tag, rec in recs.items():
+        if tag not in ("full", "fast", "smoke"):
+            continue  # per-run figures only for the two presets
         made += [
             fig_goodness_hist(rec, outdir, tag),
             fig_receptive_fields(rec, outdir, tag),
@@ -361,6 +535,26 @@ def main(argv=None) -> int:
     for m in made:
         print(f"wrote {m}")
     return 0
+
+
+def main(argv=None) -> int:
+    """Exit 0 ok, 2 bad input or data, 74 cannot write, 130 interrupted, 143 terminated."""
+    signal.signal(signal.SIGTERM, ff._raise_terminated)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return _main(argv)
+    except ff.DataError as e:
+        sys.stderr.write(f"{PROG}: error: {e}\n")
+        return 2
+    except ff.OutputError as e:
+        sys.stderr.write(f"{PROG}: error: {e}\n")
+        return 74
+    except KeyboardInterrupt:
+        sys.stderr.write(f"{PROG}: interrupted\n")
+        return 130
+    except ff.Terminated:
+        sys.stderr.write(f"{PROG}: terminated\n")
+        return 143
 
 
 if __name__ == "__main__":
