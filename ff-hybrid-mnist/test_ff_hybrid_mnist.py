@@ -231,12 +231,22 @@ def test_missing_file_one_line_error(tmp_path):
         ["--weight-cost", "-0.1"],
     ],
 )
-def test_bad_input_one_line_error(args, tmp_path):
+def test_bad_input_one_line_error(args, tmp_path, capsys):
+    """In-process (the CLI's own subprocess behaviour is covered by the tests below)."""
     out = tmp_path / "rec.json"
-    r = _run_cli("--smoke", *args, "--json", str(out))
-    assert r.returncode == 2
-    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
-    assert r.stderr.startswith("ff_hybrid_mnist.py: error:")
+    with pytest.raises(SystemExit) as e:
+        ff._main(["--smoke", *args, "--json", str(out)])
+    err = capsys.readouterr().err
+    assert e.value.code == 2
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert err.startswith("ff_hybrid_mnist.py: error:")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_input_subprocess_one_line_error(tmp_path):
+    out = tmp_path / "rec.json"
+    r = _run_cli("--smoke", "--lr", "nan", "--json", str(out))
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "--lr" in r.stderr
     assert not out.exists()
 
 
