@@ -151,7 +151,7 @@ def fig_goodness_hist(rec: dict, outdir: Path, tag: str) -> Path:
 
 def fig_curves(recs: dict, outdir: Path) -> list[Path]:
     out = []
-    fig, ax = plt.subplots(figsize=(WIDTH, 3.6))
+    fig, ax = plt.subplots(figsize=(WIDTH, 4.8))
     styles = ["-", "--", "-.", ":"]
     for k, (tag, rec) in enumerate(recs.items()):
         ffh = rec["history"]["ff"]
@@ -165,7 +165,7 @@ def fig_curves(recs: dict, outdir: Path) -> list[Path]:
     ax.set_yscale("log")
     ax.set_xscale("log")
     ax.set_title("FF loss per layer (colour = run, line style = layer)")
-    ax.legend(ncol=4, fontsize=9)
+    ax.legend(ncol=4, fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.16))
     fig.tight_layout()
     out.append(save(fig, outdir / "training_curves.png"))
     fig, ax = plt.subplots(figsize=(WIDTH, 3.4))
