@@ -1692,9 +1692,13 @@ def check_output_path(parser, flag: str, path: str, suffix: str | None = None) -
     p = Path(path)
     if suffix is not None and p.suffix != suffix:
         parser.error(f"{flag} {path}: the file name must end in {suffix}")
-    if len(p.name.encode()) > 240:
+    if len(p.name.encode()) > 240 or any(len(part.encode()) > 255 for part in p.parts):
         parser.error(f"{flag} {path}: file name too long")
-    if p.is_dir():
+    try:
+        is_dir = p.is_dir()
+    except OSError as e:
+        parser.error(f"{flag} {path}: cannot use this path ({e.strerror or e})")
+    if is_dir:
         parser.error(f"{flag} {path}: is a folder")
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
@@ -1707,7 +1711,7 @@ def check_output_path(parser, flag: str, path: str, suffix: str | None = None) -
             signal.pthread_sigmask(signal.SIG_SETMASK, old)
     except OSError as e:
         parser.error(f"{flag} {path}: cannot write there ({e.strerror or e})")
-    if p.exists() and not os.access(p, os.W_OK):
+    if os.path.exists(p) and not os.access(p, os.W_OK):
         parser.error(f"{flag} {path}: not writable")
 
 
