@@ -267,12 +267,32 @@ def test_read_record_names_the_file(tmp_path, text, why):
     assert why in str(exc.value)
 
 
+def test_discover_puts_catalog_problems_first_in_catalog_order(tmp_path):
+    for slug in ("aaa-extra", "xor", "encoder-4-2-4", "zzz-extra"):
+        make_problem(tmp_path, slug)
+    slugs = [p.slug for p in run_all.discover(tmp_path)]
+    assert slugs == ["encoder-4-2-4", "xor", "aaa-extra", "zzz-extra"]
+
+
+def test_validate_record_accepts_one_seed_and_no_paper_value():
+    rec = json.loads(json.dumps(GOOD_RECORD))
+    rec["n_seeds"] = 1
+    rec["headline"]["paper_value"] = None
+    assert run_all.validate_record(rec) is None
+    del rec["n_seeds"]
+    assert run_all.validate_record(rec) is None
+
+
 def test_replace_block_requires_markers_once_in_order():
     text = "a\n<!-- s -->\nold\n<!-- e -->\nb\n"
     assert run_all.replace_block(text, "<!-- s -->", "<!-- e -->", "new") == (
         "a\n<!-- s -->\nnew\n<!-- e -->\nb\n"
     )
-    for bad in ("no markers", "<!-- e -->\n<!-- s -->", text + "<!-- s -->"):
+    assert run_all.replace_block("<!-- s -->x<!-- e -->", "<!-- s -->", "<!-- e -->", "y") == (
+        "<!-- s -->\ny\n<!-- e -->"
+    )
+    bad_texts = ("no markers", "<!-- e -->\n<!-- s -->", text + "<!-- s -->", "<!-- s --> only")
+    for bad in bad_texts + ("<!-- e --> only", text + "<!-- e -->"):
         with pytest.raises(ValueError):
             run_all.replace_block(bad, "<!-- s -->", "<!-- e -->", "new")
 
