@@ -41,6 +41,11 @@ def fmt(x, digits: int = 3) -> str:
     return f"{x:.{digits}g}"
 
 
+def missing(c: dict) -> str:
+    """Why a criterion has no cost: no curve to read it from, or no run reached it."""
+    return "no curve logged" if "no learning curve" in c.get("failed_runs", "") else "not reached"
+
+
 def cell(text: str) -> str:
     """Text safe inside a Markdown table cell (a '|' would end the cell)."""
     return text.replace("|", "\\|")
@@ -387,7 +392,7 @@ def page(records: dict) -> str:
         crit_short = cell(c["criterion"].split(",")[0].split(" (")[0])
         L.append(
             f"| {slug} | {c['method']} | {crit_short} | {c['n_reached']}/{c['n_runs']} | "
-            f"{fmt(med) if med is not None else 'not reached'} |"
+            f"{fmt(med) if med is not None else missing(c)} |"
         )
     ffrec = records.get("ff-hybrid-mnist")
     if ffrec and "scaling_law" in ffrec:
