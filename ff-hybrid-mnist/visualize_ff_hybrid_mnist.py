@@ -56,7 +56,7 @@ def load_record(results_dir: Path, name: str) -> dict | None:
 #: images; fast_adam.json the fast network with the first recipe (ablation).
 RUNS = {
     "full": "full",
-    "full_55k": "full_55k",
+    "full_budget_9epochs_seed0": "full_60k_9ep",
     "headline": "fast",
     "fast_adam": "fast_adam",
 }
@@ -343,9 +343,9 @@ def block_backprop(results_dir: Path) -> str:
         "| learner | network | training images | epochs | test error % | train s | examples/s |",
         "|---|---|---|---|---|---|---|",
     ]
-    full = load_record(results_dir, "full")
+    full = load_record(results_dir, "full_budget_9epochs_seed0")
     bp = load_record(results_dir, "backprop_full")
-    for name, rec in (("FF (full)", full), ("backprop", bp)):
+    for name, rec in (("FF (full_60k_9ep)", full), ("backprop", bp)):
         if rec is None:
             rows.append(f"| {name} | not run | | | | | |")
             continue
