@@ -437,4 +437,4 @@ if __name__ == "__main__":
     # Exit 0 whenever the measurements finish and the record is written, whatever the
     # verdict (a 3x ratio out of reach is a result, not an error); 2 bad input,
     # 3 diverged, 74 cannot write, 130 / 143 interrupted / terminated.
-    sys.exit(s.run_cli(main, "dl_bounds.py"))
+    sys.exit(s.run_cli(main, "dl_bounds.py", exiting=True))

@@ -143,4 +143,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(s.run_cli(main, "make_spline_images_factorial_vq_gif.py"))
+    sys.exit(s.run_cli(main, "make_spline_images_factorial_vq_gif.py", exiting=True))

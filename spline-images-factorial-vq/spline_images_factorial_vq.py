@@ -1371,17 +1371,24 @@ def _raise_terminated(signum, frame):
     raise Terminated()
 
 
-def run_cli(main_fn, prog, argv=None):
+def run_cli(main_fn, prog, argv=None, exiting=False):
     """Run main_fn(argv) under the folder's exit-code contract; returns the exit code.
 
     0 ok, 2 bad input, 3 diverged, 74 cannot write output, 130 SIGINT, 143 SIGTERM;
-    one line on stderr, never a traceback.
+    one line on stderr, never a traceback. exiting=True (a script's __main__, about to
+    exit): once main_fn has returned or raised, SIGINT and SIGTERM are blocked, so a
+    signal that lands during the interpreter's teardown cannot kill it without a line;
+    the exit code already says what happened.
     """
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _raise_terminated)
     try:
-        with np.errstate(all="ignore"):
-            code = main_fn(argv)
+        try:
+            with np.errstate(all="ignore"):
+                code = main_fn(argv)
+        finally:
+            if exiting:
+                signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
         return EXIT_OK if code is None or isinstance(code, dict) else int(code)
     except Diverged as exc:
         sys.stderr.write(f"{prog}: {exc}\n")
@@ -1837,4 +1844,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(run_cli(main, "spline_images_factorial_vq.py"))
+    sys.exit(run_cli(main, "spline_images_factorial_vq.py", exiting=True))

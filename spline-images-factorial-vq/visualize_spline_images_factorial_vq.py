@@ -962,4 +962,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(s.run_cli(main, "visualize_spline_images_factorial_vq.py"))
+    sys.exit(s.run_cli(main, "visualize_spline_images_factorial_vq.py", exiting=True))
