@@ -46,7 +46,8 @@ if __name__ == "__main__":  # before the slow numpy import: a signal never shows
     signal.signal(signal.SIGTERM, _early_signal_exit)
     signal.signal(signal.SIGINT, _early_signal_exit)
     _argv = sys.argv[1:]
-    if any(a in SMOKE_ARGS for a in _argv) or "smoke" in _argv[_argv.index("--preset") + 1 :][:1]:
+    _preset = _argv[_argv.index("--preset") + 1 :][:1] if "--preset" in _argv else []
+    if any(a in SMOKE_ARGS for a in _argv) or "smoke" in _preset:
         # The smoke run (CI, golden record) uses one BLAS thread, so its result does not
         # depend on the machine's core count (the thread count changes float32 sums).
         for _k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):

@@ -594,3 +594,18 @@ def test_gif_frames_have_readable_delays():
         im.seek(k)
         delays.append(im.info.get("duration", 0))
     assert len(delays) > 1 and min(delays) >= 50
+
+
+@pytest.mark.parametrize("args", [["--help"], ["--preset", "fast", "--help"], ["--bogus"]])
+def test_script_starts_without_smoke_or_preset_flags(args):
+    """The pre-import argv scan must not fail when --preset or --smoke is absent."""
+    script = Path(ff.__file__).resolve()
+    done = subprocess.run(
+        [sys.executable, script.name, *args],
+        cwd=script.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "Traceback" not in done.stderr
+    assert done.returncode == (2 if "--bogus" in args else 0)
