@@ -609,3 +609,39 @@ def test_script_starts_without_smoke_or_preset_flags(args):
     )
     assert "Traceback" not in done.stderr
     assert done.returncode == (2 if "--bogus" in args else 0)
+
+
+def test_readout_rate_chosen_on_held_out_images_only(mnist):
+    """--readout-lr-grid: the kept read-out is the grid rate with the lowest held-out
+    error (first on a tie), and that rate's read-out is the one scored afterwards."""
+    cfg = _tiny_cfg(0)
+    cfg.update(readout_lr_grid=[1e-5, 0.03, 3.0], random_baseline=False)
+    rec = ff.run(cfg, mnist, log=lambda *a, **k: None)
+    ro = rec["history"]["readout"]
+    grid = ro["grid_holdout_err_pct"]
+    assert list(grid) == ["1e-05", "0.03", "3.0"]
+    errs = [grid[k] for k in grid]
+    assert ro["chosen_lr"] == [1e-5, 0.03, 3.0][int(np.argmin(errs))]
+    assert rec["metrics"]["holdout_error_pct"] == pytest.approx(min(errs), abs=1e-9)
+    assert errs[0] > min(errs)  # a rate of 1e-5 barely moves the zero-initialised read-out
+
+
+def test_sweep_children_reproduce_single_seed_smoke_runs(tmp_path):
+    """--sweep 2 --workers 2 runs seeds 0 and 1 in one-thread child processes: seed 0's
+    numbers equal the committed single-seed smoke record exactly, seed 1's differ, and the
+    combined record is their mean with the sample standard deviation."""
+    import json
+
+    out = tmp_path / "sweep.json"
+    r = _run_cli("--smoke", "--sweep", "2", "--workers", "2", "--json", str(out))
+    assert r.returncode == 0, r.stderr
+    rec = json.loads(out.read_text())
+    one = json.loads((HERE / "results" / "smoke.json").read_text())["metrics"]
+    m = rec["metrics"]
+    assert rec["seeds"] == [0, 1] and rec["n_seeds"] == 2
+    per_seed = m["test_error_pct_per_seed"]
+    assert per_seed[0] == one["test_error_pct"] and per_seed[1] != per_seed[0]
+    assert m["test_error_pct"] == pytest.approx(sum(per_seed) / 2, abs=1e-3)
+    assert m["test_error_pct_sample_std"] == pytest.approx(
+        abs(per_seed[0] - per_seed[1]) / np.sqrt(2), abs=1e-3
+    )

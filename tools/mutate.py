@@ -17,6 +17,13 @@ Nothing inside ``print(...)``, f-strings, ``build_parser``/``main``, or the argp
 calls is mutated (messages and flags are not behaviour the tests must pin). Sites are
 sampled evenly (seeded) when there are more than ``--max-mutants``.
 
+Hand-made mutants (``--patches FILE``): a JSON list of objects ``{"module", "old", "new",
+"kind", "what"}``; ``old`` must occur exactly once in the module's committed text and is
+replaced by ``new``. Each module's mutants run against that module's default tests; the
+report gives the score per module and per kind. ``tools/mutants_handmade.json`` is such a
+set: semantic changes (learning rules, schedules, metrics and their data sets, success
+thresholds, per-seed bookkeeping, writes, run_all modes) written by reading the code.
+
 Default tests: the module folder's ``test_*.py`` plus ``tools/test_golden.py -k <area>``
 (for ``tools/run_all.py``: ``tools/test_run_all.py``). The score is killed / run; no
 mutant is classified as equivalent automatically, so the true score on non-equivalent
@@ -30,6 +37,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import json
 import os
 import random
 import shlex
@@ -264,6 +272,47 @@ def sites_of(path: Path) -> list[Mutant]:
     return visitor.found
 
 
+class PatchError(ValueError):
+    """A hand-made mutant that cannot be applied (reported as a one-line error)."""
+
+
+def patch_mutants(entries: object, root: Path = ROOT) -> dict[str, list[Mutant]]:
+    """Hand-made mutants grouped by module (relative path), in file order.
+
+    entries: the parsed JSON list. Raises PatchError when an entry is malformed, names a
+    file outside the repository, or its ``old`` text does not occur exactly once.
+    """
+    if not isinstance(entries, list) or not entries:
+        raise PatchError("the patches file must hold a non-empty JSON list")
+    out: dict[str, list[Mutant]] = {}
+    texts: dict[str, str] = {}
+    for k, e in enumerate(entries):
+        keys = ("module", "old", "new", "kind", "what")
+        if not isinstance(e, dict) or any(not isinstance(e.get(x), str) for x in keys):
+            raise PatchError(f"entry {k}: needs string fields {', '.join(keys)}")
+        path = (root / e["module"]).resolve()
+        if root not in path.parents or not path.is_file() or path.suffix != ".py":
+            raise PatchError(f"entry {k}: {e['module']} is not a .py file of this repository")
+        rel = str(path.relative_to(root))
+        text = texts.setdefault(rel, path.read_text(encoding="utf-8"))
+        n = text.count(e["old"])
+        if n != 1 or e["old"] == e["new"]:
+            why = "is the same as new" if n == 1 else f"occurs {n} times (needs exactly 1)"
+            raise PatchError(f"entry {k} ({rel}: {e['what']}): old text {why}")
+        a = text.index(e["old"])
+        head = text[:a]
+        line = head.count("\n") + 1
+        col = len(head[head.rfind("\n") + 1 :].encode("utf-8"))
+        full = head + e["old"]
+        end_line = full.count("\n") + 1
+        end_col = len(full[full.rfind("\n") + 1 :].encode("utf-8"))
+        what = f"[{e['kind']}] {e['what']}"
+        out.setdefault(rel, []).append(
+            Mutant(line, col, end_line, end_col, e["old"], e["new"], what, e["kind"])
+        )
+    return out
+
+
 def apply(src: bytes, m: Mutant) -> bytes:
     offs = line_offsets(src.decode("utf-8"))
     a = offs[m.line - 1] + m.col
@@ -354,8 +403,81 @@ def build_parser() -> CleanParser:
         help="mutants tested at once, each in its own clone (int, 1..16; default 1)",
     )
     p.add_argument("--json", metavar="PATH", help="write the score and every mutant here")
+    p.add_argument(
+        "--patches",
+        metavar="FILE",
+        help="JSON list of hand-made mutants (module, old, new, kind, what) instead of --module",
+    )
     p.add_argument("--list", action="store_true", help="list the sites and exit")
     return p
+
+
+def run_mutants(
+    rel: str, chosen: list[Mutant], tests: list[str], workers: int, budget_s: float, work: Path
+) -> list[Outcome] | None:
+    """Apply each mutant in turn to a clean clone of HEAD and run ``tests`` there.
+
+    Returns the outcomes (in completion order), or None when the unmutated tests fail.
+    ``work`` is an empty scratch folder; the clones are made inside it.
+    """
+    outcomes: list[Outcome] = []
+    clone = work / "repo"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
+    target = clone / rel
+    original = target.read_bytes()
+    base_log = work / "baseline.log"
+    status, base_s = run_tests(clone, tests, timeout=1800, log=base_log)
+    print(f"mutate: {rel}: unmutated tests {status} in {base_s:.0f} s", flush=True)
+    if status != "survived":
+        print(base_log.read_text(errors="replace")[-3000:], flush=True)
+        return None
+    timeout = max(30.0, 3 * base_s)
+    start = time.perf_counter()
+    clones = [clone]
+    for k in range(1, workers):
+        extra = work / f"repo{k}"
+        shutil.copytree(clone, extra, symlinks=True)
+        clones.append(extra)
+    todo = list(enumerate(chosen, 1))
+    lock = threading.Lock()
+
+    def worker(repo: Path) -> None:
+        target_k = repo / rel
+        while True:
+            with lock:
+                if not todo or time.perf_counter() - start > budget_s:
+                    return
+                i, m = todo.pop(0)
+            target_k.write_bytes(apply(original, m))
+            try:
+                status, secs = run_tests(repo, tests, timeout)
+            finally:
+                target_k.write_bytes(original)
+            mark = "ok " if status in ("killed", "timeout") else "!! "
+            with lock:
+                outcomes.append(Outcome(m, status, round(secs, 1)))
+                print(
+                    f"  {mark}[{i}/{len(chosen)}] {rel}:{m.line} {m.function}: {m.what} -> "
+                    f"{status} ({secs:.0f} s)",
+                    flush=True,
+                )
+
+    threads = [threading.Thread(target=worker, args=(c,), daemon=True) for c in clones]
+    for t in threads:
+        t.start()
+    for t in threads:
+        while t.is_alive():
+            t.join(timeout=0.5)
+    if todo:
+        print(f"mutate: {rel}: time budget reached after {len(outcomes)} mutants", flush=True)
+    return outcomes
+
+
+def score_of(outcomes: list[Outcome]) -> dict:
+    """killed (killed or timed out), run, score = killed / run (0 when nothing ran)."""
+    killed = sum(o.status in ("killed", "timeout") for o in outcomes)
+    run = len(outcomes)
+    return {"run": run, "killed": killed, "score": round(killed / run, 4) if run else 0.0}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -365,107 +487,105 @@ def main(argv: list[str] | None = None) -> int:
         why = check_output_path(args.json, "file")
         if why:
             parser.error(f"--json {why}")
-    if args.module is None:
-        parser.error("--module is required (e.g. --module xor/xor.py)")
-    module = (ROOT / args.module).resolve()
-    if not module.is_file() or ROOT not in module.parents or module.suffix != ".py":
-        parser.error(f"--module {args.module}: not a .py file of this repository")
-    tests = shlex.split(args.tests) if args.tests else default_tests(module)
-    if not tests:
-        parser.error(f"--module {args.module}: no tests found; give --tests")
-    sites = sites_of(module)
-    rng = random.Random(args.seed)
-    chosen = sites if len(sites) <= args.max_mutants else rng.sample(sites, args.max_mutants)
-    # random order (seeded): a run cut short by the time budget is still a fair sample
-    rel = str(module.relative_to(ROOT))
-    print(f"mutate: {rel}: {len(sites)} sites, running {len(chosen)}; tests: {' '.join(tests)}")
-    if args.list:
-        for m in chosen:
-            print(f"  {rel}:{m.line}:{m.col} in {m.function}: {m.what}")
-        return 0
-    work = Path(tempfile.mkdtemp(prefix="mutate_"))
-    outcomes: list[Outcome] = []
-    try:
-        clone = work / "repo"
-        subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
-        target = clone / rel
-        original = target.read_bytes()
-        if original != module.read_bytes():
-            print("mutate: note: the working tree's module differs from HEAD; HEAD is mutated")
-            sites = sites_of(target)
-            chosen = (
-                sites if len(sites) <= args.max_mutants else rng.sample(sites, args.max_mutants)
+    if (args.module is None) == (args.patches is None):
+        parser.error("give --module (e.g. --module xor/xor.py) or --patches FILE")
+    groups: dict[str, list[Mutant]] = {}
+    n_sites: dict[str, int] = {}
+    if args.patches is not None:
+        try:
+            entries = json.loads(Path(args.patches).read_text(encoding="utf-8"))
+            groups = patch_mutants(entries)
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, PatchError) as e:
+            parser.error(f"--patches {args.patches}: {getattr(e, 'strerror', None) or e}")
+        if args.tests:
+            parser.error("--tests goes with --module (patches use each module's own tests)")
+        n_sites = {rel: len(ms) for rel, ms in groups.items()}
+        for rel in groups:
+            head = subprocess.run(
+                ["git", "show", f"HEAD:{rel}"], cwd=ROOT, capture_output=True, check=False
             )
-        base_log = work / "baseline.log"
-        status, base_s = run_tests(clone, tests, timeout=1800, log=base_log)
-        print(f"mutate: unmutated tests {status} in {base_s:.0f} s", flush=True)
-        if status != "survived":
-            print(base_log.read_text(errors="replace")[-3000:], flush=True)
-            print(f"{PROG}: error: the unmutated tests fail ({status}); no score", file=sys.stderr)
+            if head.returncode != 0 or head.stdout != (ROOT / rel).read_bytes():
+                parser.error(f"--patches: {rel} differs from HEAD; commit it first")
+    else:
+        module = (ROOT / args.module).resolve()
+        if not module.is_file() or ROOT not in module.parents or module.suffix != ".py":
+            parser.error(f"--module {args.module}: not a .py file of this repository")
+        rel = str(module.relative_to(ROOT))
+        clean = subprocess.run(
+            ["git", "show", f"HEAD:{rel}"], cwd=ROOT, capture_output=True, check=False
+        )
+        if clean.returncode == 0 and clean.stdout != module.read_bytes():
+            print("mutate: note: the working tree's module differs from HEAD; HEAD is mutated")
+            tmp = Path(tempfile.mkdtemp(prefix="mutate_head_")) / module.name
+            try:
+                tmp.write_bytes(clean.stdout)
+                sites = sites_of(tmp)
+            finally:
+                shutil.rmtree(tmp.parent, ignore_errors=True)
+        else:
+            sites = sites_of(module)
+        rng = random.Random(args.seed)
+        # random order (seeded): a run cut short by the time budget is still a fair sample
+        chosen = sites if len(sites) <= args.max_mutants else rng.sample(sites, args.max_mutants)
+        groups = {rel: chosen}
+        n_sites = {rel: len(sites)}
+    per_module: dict[str, dict] = {}
+    everything: list[Outcome] = []
+    for rel, chosen in groups.items():
+        tests = shlex.split(args.tests) if args.tests else default_tests(ROOT / rel)
+        if not tests:
+            parser.error(f"{rel}: no tests found; give --tests")
+        print(
+            f"mutate: {rel}: {n_sites[rel]} sites, running {len(chosen)}; tests: {' '.join(tests)}"
+        )
+        if args.list:
+            for m in chosen:
+                print(f"  {rel}:{m.line}:{m.col} in {m.function}: {m.what}")
+            continue
+        work = Path(tempfile.mkdtemp(prefix="mutate_"))
+        try:
+            outcomes = run_mutants(rel, chosen, tests, args.workers, args.time_budget_s, work)
+        finally:
+            for pgid in list(LIVE):  # interrupted: end the test runs still going
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(pgid, signal.SIGKILL)
+            shutil.rmtree(work, ignore_errors=True)
+        if outcomes is None:
+            print(f"{PROG}: error: {rel}: the unmutated tests fail; no score", file=sys.stderr)
             return 1
-        timeout = max(30.0, 3 * base_s)
-        start = time.perf_counter()
-        clones = [clone]
-        for k in range(1, args.workers):
-            extra = work / f"repo{k}"
-            shutil.copytree(clone, extra, symlinks=True)
-            clones.append(extra)
-        todo = list(enumerate(chosen, 1))
-        lock = threading.Lock()
-
-        def worker(repo: Path) -> None:
-            target_k = repo / rel
-            while True:
-                with lock:
-                    if not todo or time.perf_counter() - start > args.time_budget_s:
-                        return
-                    i, m = todo.pop(0)
-                target_k.write_bytes(apply(original, m))
-                try:
-                    status, secs = run_tests(repo, tests, timeout)
-                finally:
-                    target_k.write_bytes(original)
-                mark = "ok " if status in ("killed", "timeout") else "!! "
-                with lock:
-                    outcomes.append(Outcome(m, status, round(secs, 1)))
-                    print(
-                        f"  {mark}[{i}/{len(chosen)}] {rel}:{m.line} {m.function}: {m.what} -> "
-                        f"{status} ({secs:.0f} s)",
-                        flush=True,
-                    )
-
-        threads = [threading.Thread(target=worker, args=(c,), daemon=True) for c in clones]
-        for t in threads:
-            t.start()
-        for t in threads:
-            while t.is_alive():
-                t.join(timeout=0.5)
-        if todo:
-            print(f"mutate: time budget reached after {len(outcomes)} mutants", flush=True)
-    finally:
-        for pgid in list(LIVE):  # interrupted: end the test runs still going
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pgid, signal.SIGKILL)
-        shutil.rmtree(work, ignore_errors=True)
-    killed = sum(o.status in ("killed", "timeout") for o in outcomes)
-    run = len(outcomes)
-    score = killed / run if run else 0.0
-    print(f"mutate: {rel}: {killed}/{run} killed ({100 * score:.0f}%)")
-    survivors = [o for o in outcomes if o.status == "survived"]
-    for o in survivors:
-        print(f"  survived: {rel}:{o.mutant.line} {o.mutant.function}: {o.mutant.what}")
-    if args.json:
-        report = {
-            "module": rel,
+        everything += outcomes
+        sc = score_of(outcomes)
+        print(f"mutate: {rel}: {sc['killed']}/{sc['run']} killed ({100 * sc['score']:.0f}%)")
+        for o in outcomes:
+            if o.status == "survived":
+                print(f"  survived: {rel}:{o.mutant.line} {o.mutant.function}: {o.mutant.what}")
+        per_module[rel] = {
             "tests": tests,
-            "sites": len(sites),
-            "run": run,
-            "killed": killed,
-            "score": round(score, 4),
+            "sites": n_sites[rel],
+            **sc,
             "mutants": [
                 {**asdict(o.mutant), "status": o.status, "seconds_s": o.seconds} for o in outcomes
             ],
         }
+    if args.list:
+        return 0
+    total = score_of(everything)
+    if len(per_module) > 1:
+        print(f"mutate: all modules: {total['killed']}/{total['run']} killed")
+    if args.json:
+        if args.patches is None:
+            ((rel, rec),) = per_module.items()
+            report = {"module": rel, **rec}
+        else:
+            kinds: dict[str, list[Outcome]] = {}
+            for o in everything:
+                kinds.setdefault(o.mutant.function, []).append(o)
+            report = {
+                "patches": str(args.patches),
+                **total,
+                "per_kind": {k: score_of(v) for k, v in sorted(kinds.items())},
+                "modules": per_module,
+            }
         write_atomic(args.json, dumps_record(report))
     return 0
 
