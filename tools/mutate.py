@@ -24,7 +24,7 @@ report gives the score per module and per kind. ``tools/mutants_handmade.json`` 
 set: semantic changes (learning rules, schedules, metrics and their data sets, success
 thresholds, per-seed bookkeeping, writes, run_all modes) written by reading the code.
 
-Default tests: the module folder's ``test_*.py`` plus ``tools/test_golden.py -k <area>``
+Default tests: ``tools/test_golden.py`` then the module folder's ``test_*.py``, with ``-k <area>``
 (for ``tools/run_all.py``: ``tools/test_run_all.py``). The score is killed / run; no
 mutant is classified as equivalent automatically, so the true score on non-equivalent
 mutants is at least this.
@@ -328,7 +328,8 @@ def default_tests(module: Path) -> list[str]:
     folder = ROOT / rel.parts[0]
     area = rel.parts[0].split("-")[0]
     tests = [str(p.relative_to(ROOT)) for p in sorted(folder.glob("test_*.py"))]
-    return [*tests, "tools/test_golden.py", "-k", area] if len(tests) else []
+    # golden records first: they kill most behaviour changes within seconds (-x stops there)
+    return ["tools/test_golden.py", *tests, "-k", area] if len(tests) else []
 
 
 def run_tests(
