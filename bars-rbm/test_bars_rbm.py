@@ -678,6 +678,14 @@ def test_interrupt_and_terminate_exit_codes(capsys):
     assert call_main([], capsys, interrupted)[:3:2] == (130, "bars_rbm.py: interrupted\n")
     assert call_main([], capsys, terminated)[:3:2] == (143, "bars_rbm.py: terminated\n")
 
+    def disk_full(argv):
+        raise m.WriteError(Path("r.json"), "No space left on device")
+
+    assert call_main([], capsys, disk_full)[:3:2] == (
+        74,
+        "bars_rbm.py: error: cannot write r.json: No space left on device\n",
+    )
+
 
 def test_number_types_carry_their_ranges():
     t = m.float_in(0, 1, hi_open=True)

@@ -612,3 +612,40 @@ def test_gif_and_figures_read_at_column_width():
     for png in (HERE / "viz").glob("*.png"):
         with Image.open(png) as im:
             assert im.width <= 830, png.name
+
+
+@pytest.mark.parametrize(
+    "anneal, exact, n_seeds, smoke, expected",
+    [
+        ((98, 100, 0.98, 0.98), (98, 100, 0.98, 0.98), 100, False, "yes"),
+        ((98, 100, 0.98, 0.98), (98, 100, 0.98, 0.98), 49, False, "partial"),
+        ((98, 100, 0.98, 0.98), (98, 100, 0.98, 0.98), 50, False, "yes"),
+        ((98, 100, 0.98, 0.98), (98, 100, 0.98, 0.98), 100, True, "partial"),
+        # the exact method's goal counts too
+        ((98, 100, 0.98, 0.98), (97, 100, 0.97, 0.97), 100, False, "partial"),
+        # "partial" is judged per attempt (restarts count as attempts), not per seed
+        ((50, 100, 0.50, 0.10), (10, 100, 0.10, 0.10), 100, False, "no"),
+        ((50, 100, 0.50, 0.21), (10, 100, 0.10, 0.10), 100, False, "partial"),
+        ((50, 100, 0.50, 0.20), (10, 100, 0.10, 0.10), 100, False, "no"),
+    ],
+)
+def test_build_record_verdict(monkeypatch, anneal, exact, n_seeds, smoke, expected):
+    from collections import defaultdict
+
+    summaries = {}
+    for name, (k, n, rate, per_attempt) in (("anneal", anneal), ("exact", exact)):
+        summaries[name] = {
+            "n_success": k,
+            "n_runs": n,
+            "success_rate": rate,
+            "success_per_attempt": per_attempt,
+            "wall_time_s": 1.0,
+        }
+    runs = {}
+    for name in summaries:
+        runs[name] = defaultdict(list, {"method": name})
+    monkeypatch.setattr(E, "summarize", lambda r: summaries[r["method"]])
+    configs = {m: E.method_config(E.Config(), m, {}) for m in summaries}
+    rec = E.build_record(runs, configs, 0, n_seeds, 1.0, 1, smoke)
+    assert rec["reproduces"] == expected
+    assert rec["headline"]["value"] == 100.0 * anneal[2]

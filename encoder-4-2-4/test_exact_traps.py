@@ -113,3 +113,20 @@ def test_bad_input_one_line_error(tmp_path, capsys, args):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("exact_traps.py: error:"), err
     assert not list(tmp_path.rglob("*.json")) and not list(tmp_path.rglob(".tmp_*"))
+
+
+def test_natural_from_start_overlap_counts_seeds_trapped_by_both():
+    """same_seeds_trapped_as_gradient counts the seeds that both the exact-gradient run
+    and the natural-gradient run from the start leave without four codes. With 400 exact
+    cycles 5 of 8 seeds are solved; 3 natural cycles solve none, so the overlap is the 3
+    gradient-trapped seeds, not all 8 natural failures."""
+    rec = X.run(list(range(8)), 400, 5, 3, 0.3, log=lambda *a: None)
+    trapped = rec["exact"]["trapped_seeds"]
+    nat = rec["natural_from_start"]
+    assert nat["n_four_codes"] == 0 and nat["n_seeds"] == 8
+    assert len(trapped) == 3 and nat["same_seeds_trapped_as_gradient"] == 3
+
+
+def test_recorded_command_drops_the_json_path_in_both_spellings():
+    argv = ["--smoke", "--json", "/x/r.json", "--seed", "3", "--json=/y/r.json", "--sweep", "2"]
+    assert X._args_without_json(argv) == ["--smoke", "--seed", "3", "--sweep", "2"]

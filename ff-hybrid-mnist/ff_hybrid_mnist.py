@@ -644,6 +644,25 @@ def check_finite_training(epoch: int, losses, layers) -> None:
             raise Diverged(epoch, f"a weight of layer {i + 1}")
 
 
+def refit_epochs(budget_s: float, elapsed_s: float, done: int, planned: int, current: int) -> int:
+    """The total number of FF epochs that fits a time budget, from the pace so far.
+
+    Args:
+        budget_s: the FF time budget (seconds); elapsed_s: training time so far (seconds,
+            > 0); done: epochs completed (>= 1); planned: the configured epoch count;
+            current: the total in force now (planned, or an earlier re-fit).
+    Returns:
+        done + the whole epochs that fit in the time left at the mean pace, at least done.
+        While the learning rate is still constant (done <= current / 2: lr_at starts the
+        decay at the first step of epoch floor(current / 2) + 1) the total may move either
+        way but never above planned; once the decay has started it can only shrink, which
+        compresses the decay. This catalog's rule, for shared machines.
+    """
+    fit = max(int((budget_s - elapsed_s) // (elapsed_s / done)) + done, done)
+    in_first_half = done <= current / 2
+    return min(fit, planned) if in_first_half else min(fit, current)
+
+
 def _bench_s(cfg: dict) -> float:
     """Seconds each matmul benchmark repeats for (cfg "bench_min_time_s", default 0.2;
     the tests lower it: it only affects timing figures, never a result)."""
@@ -828,11 +847,7 @@ def train_ff(
             # total number of epochs from the pace so far. While the learning rate is still
             # constant (first half) the total may move either way, never above the planned
             # number; once the decay has started it can only shrink (compressing the decay).
-            fit = max(int((budget - el) // (el / (ep + 1))) + ep + 1, ep + 1)
-            # The decay starts at the first step of epoch floor(epochs / 2) + 1 (lr_at), so
-            # after epoch ep + 1 <= epochs / 2 every step so far ran at the constant rate.
-            in_first_half = ep + 1 <= epochs / 2
-            new = min(fit, hist["epochs_planned"]) if in_first_half else min(fit, epochs)
+            new = refit_epochs(budget, el, ep + 1, hist["epochs_planned"], epochs)
             if new != epochs:
                 epochs = new
                 log(f"  time budget: total epochs now {epochs}", flush=True)

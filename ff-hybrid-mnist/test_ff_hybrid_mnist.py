@@ -645,3 +645,55 @@ def test_sweep_children_reproduce_single_seed_smoke_runs(tmp_path):
     assert m["test_error_pct_sample_std"] == pytest.approx(
         abs(per_seed[0] - per_seed[1]) / np.sqrt(2), abs=1e-3
     )
+
+
+def test_refit_epochs_fits_the_budget_and_never_exceeds_the_plan():
+    # 10 s per epoch, 2 done, 100 s budget: 8 more fit -> 10 in total
+    assert ff.refit_epochs(100.0, 20.0, 2, 100, 100) == 10
+    # a faster pace in the first half may raise the total again, up to the plan only
+    assert ff.refit_epochs(1000.0, 10.0, 2, 100, 10) == 100
+    assert ff.refit_epochs(1000.0, 10.0, 2, 20, 10) == 20
+    # once the decay has started (done > current / 2) the total can only shrink
+    assert ff.refit_epochs(1000.0, 60.0, 6, 100, 10) == 10
+    assert ff.refit_epochs(70.0, 60.0, 6, 100, 10) == 7
+    # never below the epochs already done, even when the budget is spent
+    assert ff.refit_epochs(10.0, 60.0, 6, 100, 10) == 6
+
+
+def test_matmul_benchmark_keeps_the_fastest_repetition(monkeypatch):
+    import types
+
+    clock = iter([0.0, 3.0, 3.0, 4.0, 4.0, 6.0])  # repetitions of 3 s, 1 s, 2 s
+    monkeypatch.setattr(ff, "time", types.SimpleNamespace(perf_counter=lambda: next(clock)))
+    got = ff.measure_matmul_gflops([784, 10, 5], batch=4, min_time_s=5.0)
+    assert got == pytest.approx(2 * 2 * 4 * 784 * 10 / 1.0 / 1e9)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_record_json_refuses_non_finite_numbers_and_names_them(bad):
+    with pytest.raises(ValueError, match=r"record\.metrics\.x"):
+        ff.record_json({"metrics": {"x": bad}})
+    with pytest.raises(ValueError):
+        ff.record_json({"metrics": {"per_seed": [1.0, bad]}})
+    assert ff.record_json({"metrics": {"x": 1.5}}).endswith("\n")
+
+
+def test_write_atomic_failure_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
+    target = tmp_path / "r.json"
+    target.write_text("old")
+
+    def broken(fh):
+        fh.write(b"partial")
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(ff.OutputError, match="No space left"):
+        ff.write_atomic(str(target), broken)
+    assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["r.json"]
+
+
+def test_record_counts_the_epochs_actually_run(mnist):
+    cfg = _tiny_cfg(0)
+    cfg.update(epochs=3, time_budget_s=1e-9, random_baseline=False)
+    rec = ff.run(cfg, mnist, log=lambda *a, **k: None)
+    assert rec["config"]["epochs"] == 3 and rec["metrics"]["ff_epochs_completed"] == 1
+    assert len(rec["history"]["ff"]["loss"]) == 1

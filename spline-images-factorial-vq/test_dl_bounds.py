@@ -105,3 +105,38 @@ def test_pair_stats_ratio_of_means():
     out = b.pair_stats(per)
     assert out["ratio_vq24_over_factorial"] == pytest.approx(40.0 / 20.0)
     assert out["vq24"]["mean_train_total_bits"] == pytest.approx(21.0)
+
+
+def test_variant_chosen_by_training_dl_and_verdict_on_the_chosen_ratio(tmp_path, monkeypatch):
+    """The ablation kept is the one with the lowest *training-set* factorial DL, and the
+    3x verdict is judged on that variant's held-out ratio, not on the best of all."""
+    # (factorial train, factorial held-out, vq24 held-out) per call of run_pair, in order:
+    # default (ratio 3.0 but higher training DL), restarts1 (chosen: lower training DL,
+    # ratio 1.5), then the sigma row
+    calls = iter([(50.0, 20.0, 60.0), (40.0, 40.0, 60.0), (45.0, 30.0, 45.0)])
+
+    def fake_pair(cfg, seeds, verbose):
+        tr, te, vq = next(calls)
+        per = {
+            "factorial4x6": {"total_bits": [te], "train_total_bits": [tr]},
+            "vq24": {"total_bits": [vq], "train_total_bits": [vq]},
+        }
+        return b.pair_stats(per)
+
+    def fake_fits(*a, **k):
+        entry = {"total_bits": [30.0], "mean_total_bits": 30.0, "train_total_bits": 30.0}
+        return {"vq24": entry, "factorial4x6": entry, "ratio_vq24_over_factorial": 1.0}
+
+    def fake_mixtures(cfg, X, tests, sizes, verbose=True):
+        return {str(K): {"n_components": K, "mean_total_bits": 10.0 + K} for K in sizes}
+
+    monkeypatch.setattr(b, "run_pair", fake_pair)
+    monkeypatch.setattr(b, "run_large_data", fake_fits)
+    monkeypatch.setattr(b, "run_mixtures", fake_mixtures)
+    rec = b.main(["--smoke", "--json", str(tmp_path / "r.json")])
+    summ = rec["metrics"]["summary"]
+    assert summ["chosen_by_training_dl"] == "restarts1"
+    assert summ["chosen_ratio"] == pytest.approx(1.5)
+    assert summ["best_ratio_any_variant"] == pytest.approx(3.0)
+    assert rec["reproduces"] == "partial" and rec["headline"]["value"] == pytest.approx(1.5)
+    assert json.loads((tmp_path / "r.json").read_text())["reproduces"] == "partial"

@@ -423,6 +423,19 @@ def test_assess_paper_goal_boundary_and_ratio():
     assert g["ratio_vq24_over_factorial_mean"] == pytest.approx(2.1)
     assert g["ratio_vq24_over_factorial_sd_sample"] == pytest.approx(np.std([2.0, 2.2], ddof=1))
     assert not g["ratio_v1_target_met"]
+    # the 10 % band is two-sided: 22.5 bits (-10 %) passes, 22.4 does not
+    base["factorial4x6"] = mm([22.5, 22.5], [30.0, 30.0])
+    assert s.assess(base, {})["paper_goal_met"]
+    base["factorial4x6"] = mm([22.4, 22.4], [30.0, 30.0])
+    g = s.assess(base, {})
+    assert not g["paper_goal_met"] and s.reproduces_from(g) == "partial"
+
+
+def test_sweep_starts_at_the_given_seed():
+    cfg = small_cfg(seed=3)
+    swept = s.run_sweep(cfg, ["vq24"], 2, verbose=False)["vq24"]["total_bits"]
+    single = [s.run_seed(k, cfg, ["vq24"], verbose=False)["vq24"]["total_bits"] for k in (3, 4)]
+    assert swept == single and swept[0] != swept[1]
 
 
 @pytest.mark.parametrize(
@@ -492,3 +505,20 @@ def test_committed_gif_has_readable_frame_delays():
         delays.append(im.info["duration"])
     assert min(delays) >= 50 and max(delays) >= 1000
     assert (HERE / "spline_images_factorial_vq.gif").stat().st_size < 2e6
+
+
+@pytest.mark.parametrize(
+    "exc, code, line",
+    [
+        (s.CannotWrite("cannot write r.json: No space left on device"), 74, "error: cannot write"),
+        (s.DataError("bad record r.json"), 2, "error: bad record"),
+        (KeyboardInterrupt(), 130, "interrupted"),
+    ],
+)
+def test_run_cli_exit_codes(capsys, exc, code, line):
+    def failing(argv):
+        raise exc
+
+    assert s.run_cli(failing, "x.py", []) == code
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"x.py: {line}")

@@ -78,3 +78,19 @@ def test_score_counts_timeouts_as_killed():
     outs = [mutate.Outcome(m, s, 1.0) for s in ("killed", "timeout", "survived", "error")]
     assert mutate.score_of(outs) == {"run": 4, "killed": 2, "score": 0.5}
     assert mutate.score_of([]) == {"run": 0, "killed": 0, "score": 0.0}
+
+
+def test_the_committed_hand_made_set_applies_and_compiles():
+    """tools/mutants_handmade.json stays in step with the code: every ``old`` text occurs
+    exactly once and every mutant compiles (edit the entry when its code moves)."""
+    import json
+
+    entries = json.loads((mutate.ROOT / "tools" / "mutants_handmade.json").read_text())
+    groups = mutate.patch_mutants(entries)
+    assert sum(len(v) for v in groups.values()) == len(entries) >= 200
+    kinds = {m.function for ms in groups.values() for m in ms}
+    assert {"rule", "schedule", "metric", "threshold", "bookkeeping", "write", "mode"} == kinds
+    for rel, ms in groups.items():
+        src = (mutate.ROOT / rel).read_bytes()
+        for m in ms:
+            compile(mutate.apply(src, m), rel, "exec")

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import cli  # noqa: E402
 import run_all  # noqa: E402
 
 RUN_ALL = str(run_all.ROOT / "tools" / "run_all.py")
@@ -70,6 +71,16 @@ if mode in ("grandchild", "escape"):
         [sys.executable, "-c", "import time; time.sleep(60)"],
         start_new_session=(mode == "escape"),
     )
+    open(os.path.join(here, "grandchild"), "w").write(str(g.pid))
+if mode == "stubborn":  # a grandchild in its own session that ignores SIGTERM
+    ready = os.path.join(here, "ready")
+    code = (
+        "import signal, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        "open(sys.argv[1], 'w').close(); time.sleep(60)"
+    )
+    g = subprocess.Popen([sys.executable, "-c", code, ready], start_new_session=True)
+    while not os.path.exists(ready):
+        time.sleep(0.01)
     open(os.path.join(here, "grandchild"), "w").write(str(g.pid))
 if mode == "nowrite":
     sys.exit(0)
@@ -698,9 +709,10 @@ def test_a_child_killed_by_a_signal_fails(tmp_path):
     assert not (root / "toy-a" / "results" / "headline.json").exists()
 
 
-@pytest.mark.parametrize("mode", ["grandchild", "escape"])
+@pytest.mark.parametrize("mode", ["grandchild", "escape", "stubborn"])
 def test_a_childs_own_children_are_reaped(tmp_path, mode):
-    """Also a grandchild that left the problem's process group (its own session)."""
+    """Also a grandchild that left the problem's process group (its own session), and
+    one that ignores SIGTERM."""
     root = make_catalog(tmp_path / "cat", toy_a=mode)
     done = run(root, "--only", "toy-a")
     assert done.returncode == 0, done.stdout + done.stderr
@@ -769,3 +781,98 @@ def test_committed_docs_match_committed_records():
         assert path.read_text(encoding="utf-8") == text, (
             f"{shown} differs from the records; run `python3 tools/run_all.py --collect`"
         )
+
+
+def test_validate_record_accepts_a_zero_wall_time():
+    assert run_all.validate_record({**GOOD_RECORD, "wall_time_s": 0.0}) is None
+    assert "wall_time_s" in run_all.validate_record({**GOOD_RECORD, "wall_time_s": -0.1})
+
+
+def test_a_golden_run_killed_by_a_signal_fails_and_one_failure_fails_the_mode(tmp_path):
+    root = make_catalog(tmp_path / "cat")
+    make_problem(
+        root,
+        "toy",
+        smoke_mode="killself",
+        extra='GOLDEN_RUNS = {"s.json": ["toy.py", "--smoke"], "big.json": ["toy.py", "--big"]}\n',
+    )
+    done = run(root, "--golden")
+    assert done.returncode == 1
+    assert "toy/results/s.json: FAILED — killed by SIGKILL" in done.stdout
+    assert not (root / "toy" / "results" / "s.json").exists()
+    assert (root / "toy" / "results" / "big.json").exists()  # the good run is still kept
+
+
+def test_smoke_leaves_stale_docs_alone(tmp_path):
+    """--smoke never regenerates the committed docs, even when they are out of date."""
+    root = make_catalog(tmp_path / "cat", toy_a="ok")
+    seed_records(root)
+    rec_path = root / "toy-a" / "results" / "headline.json"
+    rec_path.write_text(rec_path.read_text().replace("0.25", "0.125"))
+    before = snapshot(root)
+    done = run(root, "--smoke", "--out", str(tmp_path / "t.md"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert snapshot(root) == before
+
+
+def test_smoke_total_time_limit_is_its_own_flag(tmp_path):
+    root = make_catalog(tmp_path / "cat", toy_a="ok")
+    done = run(root, "--smoke", "--out", str(tmp_path / "t.md"), "--smoke-total", "0.001")
+    assert done.returncode == 1 and "over 0 s" in done.stdout
+    done = run(root, "--smoke", "--out", str(tmp_path / "t.md"), "--smoke-budget", "0.5")
+    assert done.returncode == 0, done.stdout
+
+
+def test_headline_run_regenerates_docs_only_for_problems_that_ran(tmp_path):
+    root = make_catalog(tmp_path / "cat", toy_a="ok", toy_b="crash")
+    seed_records(root)
+    for slug in ("toy-a", "toy-b"):
+        (root / slug / f"visualize_{slug.replace('-', '_')}.py").write_text(
+            f"open('{slug}.ran', 'w').close()\n"
+        )
+    done = run(root)
+    assert done.returncode == 1 and "toy-b (exit 1" in done.stdout
+    assert (root / "toy-a.ran").exists() and not (root / "toy-b.ran").exists()
+
+
+def test_generated_files_roll_back_when_one_rename_fails(tmp_path, monkeypatch):
+    root = make_catalog(tmp_path / "cat", toy_a="ok")
+    seed_records(root)
+    rec_path = root / "toy-a" / "results" / "headline.json"
+    rec_path.write_text(rec_path.read_text().replace("0.25", "0.125"))
+    before = snapshot(root)
+    real_replace, calls = os.replace, []
+
+    def second_fails(src, dst):
+        calls.append(dst)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", second_fails)
+    with pytest.raises(cli.CannotWrite):
+        run_all.write_generated(run_all.discover(root), root)
+    monkeypatch.undo()
+    assert len(calls) == 2
+    assert {k: v[0] for k, v in snapshot(root).items()} == {k: v[0] for k, v in before.items()}
+
+
+def test_ending_a_child_kills_its_process_group_even_without_a_subreaper(tmp_path):
+    """Where orphans cannot be adopted (no PR_SET_CHILD_SUBREAPER), end() must still kill
+    what the child left in its process group."""
+    kids = run_all.Children()
+    assert kids.subreaper is False
+    pid_file = tmp_path / "grandchild"
+    code = (
+        "import subprocess, sys; "
+        "g = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); "
+        "open(sys.argv[1], 'w').write(str(g.pid))"
+    )
+    proc = kids.start([sys.executable, "-c", code, str(pid_file)], tmp_path, subprocess.DEVNULL)
+    proc.wait(timeout=30)
+    grandchild = int(pid_file.read_text())
+    kids.end(proc)
+    deadline = time.time() + 5
+    while alive(grandchild) and time.time() < deadline:
+        time.sleep(0.05)
+    assert not alive(grandchild) and kids.live == []

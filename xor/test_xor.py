@@ -626,3 +626,35 @@ def test_failure_kind_counts_outputs_within_005_of_half():
     )
     assert m["failed_outputs_near_half"] == {"4": 2}
     assert visualize_xor.failure_kinds(m) == "0 / 1 / 0"
+
+
+def test_a_run_that_never_converges_makes_exactly_max_epochs_updates():
+    """max_epochs counts weight updates: errors are evaluated at sweeps 0..max_epochs, so a
+    network that never converges reports epochs_run == max_epochs and its history holds
+    max_epochs + 1 evaluations (the last one after the final update)."""
+    cfg = xor.Config(max_epochs=5)
+    res = xor.train([0, 1], cfg, record_history=True)
+    assert list(res.epochs_run) == [5, 5] and list(res.converged_epoch) == [-1, -1]
+    assert len(res.history["loss"]) == 6
+    # the last evaluation differs from the one before it: the fifth update was applied
+    assert not np.array_equal(res.history["loss"][-1], res.history["loss"][-2])
+
+
+def test_write_failure_exits_74_with_one_line(tmp_path, monkeypatch, capsys):
+    def full_disk(path, data):
+        raise xor.WriteFailed(f"cannot write {path}: No space left on device")
+
+    monkeypatch.setattr(xor, "write_atomic", full_disk)
+    out = tmp_path / "r.json"
+    assert xor.main(["--smoke", "--sweep", "1", "--json", str(out)]) == 74
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "No space left on device" in err[0] and not out.exists()
+
+
+def test_smoke_honours_a_smaller_sweep(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    assert xor.main(["--smoke", "--sweep", "3", "--seed", "5", "--json", str(out)]) == 0
+    rec = json.loads(out.read_text())
+    assert rec["n_seeds"] == 3 and rec["config"]["seeds"] == [5, 7]
+    assert xor.main(["--smoke", "--sweep", "20", "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["n_seeds"] == 8  # --smoke caps a sweep at 8 seeds
