@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -649,3 +650,69 @@ def test_build_record_verdict(monkeypatch, anneal, exact, n_seeds, smoke, expect
     rec = E.build_record(runs, configs, 0, n_seeds, 1.0, 1, smoke)
     assert rec["reproduces"] == expected
     assert rec["headline"]["value"] == 100.0 * anneal[2]
+
+
+def _scripted_codes(monkeypatch, n_codes_by_cycle, recall_by_cycle):
+    """Replace codes_and_recall inside train(): per cycle (1, 2, ...) the given number of
+    distinct codes and recall of each run (lists over runs)."""
+    calls = {"c": 0}
+
+    def fake(W, L1, L2, b_v, b_h, T):
+        calls["c"] += 1
+        c = calls["c"]
+        n = np.array(n_codes_by_cycle[c], dtype=int)
+        S = len(n)
+        return (
+            np.zeros((S, 4), int),
+            np.full((S, 4), 0.9),
+            n,
+            np.array(recall_by_cycle[c], dtype=int),
+            np.zeros(S),
+        )
+
+    monkeypatch.setattr(E, "codes_and_recall", fake)
+
+
+def test_first_recall_is_the_first_cycle_with_four_codes_and_full_recall(monkeypatch):
+    cfg = E.method_config(E.Config(), "exact", {"cycles": 4})
+    _scripted_codes(
+        monkeypatch,
+        {1: [4], 2: [4], 3: [4], 4: [4]},
+        {1: [3], 2: [4], 3: [4], 4: [2]},
+    )
+    _, track = E.train([0], cfg)
+    assert track["first"].tolist() == [1] and track["recall_at_first"].tolist() == [3]
+    assert track["first_recall"].tolist() == [2]
+
+
+def test_restart_draws_fresh_weights_from_the_restarted_seeds_generator(monkeypatch):
+    cfg = E.method_config(E.Config(), "exact", {"cycles": 3, "restart_every": 2})
+    # run 0 (seed 5) finds four codes at cycle 1; run 1 (seed 6) never does
+    _scripted_codes(monkeypatch, {c: [4, 2] for c in (1, 2, 3)}, {c: [4, 0] for c in (1, 2, 3)})
+    seen = {}
+    _, track = E.train([5, 6], cfg, on_cycle=lambda c, p: seen.setdefault(c, p[0].copy()))
+    assert track["n_restarts"].tolist() == [0, 1]
+    r = E.seed_generators(6)[0]
+    r.normal(0.0, 1.0, (E.N_VIS, E.N_HID))  # the first attempt's weights
+    fresh = r.normal(0.0, 1.0, (E.N_VIS, E.N_HID)) * cfg.init_scale
+    assert np.array_equal(seen[2][1], fresh)
+
+
+def test_success_needs_four_codes_and_full_recall(monkeypatch):
+    def fake(W, L1, L2, b_v, b_h, T):
+        return (np.zeros((3, 4), int), np.ones((3, 4)), np.array([4, 4, 3]),
+                np.array([4, 3, 4]), np.zeros(3))  # fmt: skip
+
+    monkeypatch.setattr(E, "codes_and_recall", fake)
+    params = E.init_params(E.Config(), [np.random.default_rng(k) for k in range(3)])
+    ev = E.evaluate(*params, 10.0)
+    assert ev["four_codes"].tolist() == [True, True, False]
+    assert ev["success"].tolist() == [True, False, False]
+
+
+def test_records_get_the_usual_file_mode(tmp_path):
+    out = tmp_path / "r.json"
+    E.write_atomic(out, "{}\n")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask

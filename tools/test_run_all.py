@@ -876,3 +876,66 @@ def test_ending_a_child_kills_its_process_group_even_without_a_subreaper(tmp_pat
     while alive(grandchild) and time.time() < deadline:
         time.sleep(0.05)
     assert not alive(grandchild) and kids.live == []
+
+
+def test_when_every_problem_fails_no_glance_block_is_rewritten(tmp_path):
+    root = make_catalog(tmp_path / "cat", toy_a="crash", toy_b="crash")
+    seed_records(root)
+    for slug in ("toy-a", "toy-b"):
+        rec_path = root / slug / "results" / "headline.json"
+        rec_path.write_text(rec_path.read_text().replace("0.25", "0.125"))
+    pages = {slug: (root / slug / "README.md").read_text() for slug in ("toy-a", "toy-b")}
+    done = run(root)
+    assert done.returncode == 1
+    for slug, text in pages.items():
+        assert (root / slug / "README.md").read_text() == text
+
+
+def test_a_visualizer_that_overruns_its_budget_fails(tmp_path, monkeypatch):
+    root = make_catalog(tmp_path / "cat", toy_a="ok")
+    (root / "toy-a" / "visualize_toy_a.py").write_text("import time\ntime.sleep(30)\n")
+    monkeypatch.setattr(run_all, "README_BUDGET_S", 0.5)
+    (problem,) = run_all.discover(root)
+    assert run_all.visualize_readme(problem) == "toy-a/visualize_toy_a.py --readme overran 0 s"
+
+
+def test_readme_budget_covers_the_slowest_visualizer():
+    # visualize_<mod>.py --readme regenerates every README block from the records; the
+    # slowest (spline's, ~10 s idle) must fit with room for a loaded machine
+    assert run_all.README_BUDGET_S == 300.0 and run_all.GRACE_S == 5.0
+
+
+def test_a_child_past_its_budget_is_overrun_without_the_grace_period(tmp_path):
+    start = time.perf_counter()
+    code, _, seconds = run_all.run_child(
+        [sys.executable, "-c", "import time; time.sleep(4)"], tmp_path, 0.3
+    )
+    assert code is None and seconds < 3.5 and time.perf_counter() - start < 3.5
+
+
+def test_smoke_without_out_writes_its_table_to_the_temporary_folder(tmp_path):
+    root = make_catalog(tmp_path / "cat", toy_a="ok")
+    seed_records(root)
+    before = snapshot(root)
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    done = subprocess.run(
+        [sys.executable, RUN_ALL, "--root", str(root), "--smoke"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ, TMPDIR=str(tmpdir)),
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert snapshot(root) == before
+    assert (
+        "Smoke run (not the headline results)" in (tmpdir / "hinton-problems-smoke.md").read_text()
+    )
+
+
+def test_provenance_records_the_measured_run_time(tmp_path):
+    root = make_catalog(tmp_path / "cat")
+    make_problem(root, "toy-a", budget=1000)
+    assert run(root).returncode == 0
+    rec = json.loads((root / "toy-a" / "results" / "headline.json").read_text())
+    assert 0 < rec["provenance"]["run_all_seconds"] < 500

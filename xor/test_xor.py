@@ -658,3 +658,22 @@ def test_smoke_honours_a_smaller_sweep(tmp_path, capsys):
     assert rec["n_seeds"] == 3 and rec["config"]["seeds"] == [5, 7]
     assert xor.main(["--smoke", "--sweep", "20", "--json", str(out)]) == 0
     assert json.loads(out.read_text())["n_seeds"] == 8  # --smoke caps a sweep at 8 seeds
+
+
+def test_stuck_claim_judged_on_the_wilson_lower_bound_not_the_point_estimate():
+    skip = fake_sweep([558, 558, 600, 700, 800])
+    # 2 of 100 stuck: 2% is above the paper's 1%, but the 95% interval reaches below it
+    two = fake_sweep([10] * 98 + [None] * 2)
+    cmp = xor.paper_comparison(skip, two)
+    assert cmp["stuck_fraction_2_2_1"] == pytest.approx(0.02)
+    assert cmp["stuck_wilson95_2_2_1"][0] < 0.01 and cmp["stuck_consistent_with_paper"]
+    assert cmp["verdict"] == "yes"
+
+
+def test_single_seed_record_with_both_nets_needs_both_converged():
+    cfg = xor.Config()
+    both = {"2-2-1": one_result(40), "2-1-skip": one_result(-1)}
+    rec = xor.make_record(cfg, xor.BOTH, [0], both, False, "c")
+    assert rec["reproduces"] == "no"
+    both["2-1-skip"] = one_result(30)
+    assert xor.make_record(cfg, xor.BOTH, [0], both, False, "c")["reproduces"] == "yes"
