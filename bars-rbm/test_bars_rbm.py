@@ -808,3 +808,21 @@ def test_bars_shaped_start_adds_the_templates():
     assert m.bar_recovery(bars, m.STRICT_COS)[0][0] == 8
     wide = m.init_params(m.Config(init_bars=2.0, n_hidden=10), [3], np.zeros((1, 20, 16)))[0]
     assert wide.shape == (1, 16, 10) and np.abs(wide[0, :, 8:]).max() < 0.1
+
+
+def test_cd_k_defaults_to_ten_gibbs_steps():
+    for method, k in (("cdk", 10), ("cd1", 1), ("pcd", 1)):
+        cfg = m.config_from_args(m.build_parser().parse_args(["--method", method]))
+        assert cfg.k_used() == k
+    args = m.build_parser().parse_args(["--method", "cdk", "--k", "3"])
+    assert m.config_from_args(args).k_used() == 3
+
+
+def test_records_get_the_usual_file_mode(tmp_path):
+    import os
+
+    out = tmp_path / "r.json"
+    m.write_atomic(out, "{}\n")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask

@@ -716,3 +716,14 @@ def test_records_get_the_usual_file_mode(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert out.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_code_probability_is_normalised_over_the_hidden_states():
+    """With W = 0 and b_h = (2, 0) every pattern has the same posterior over the four
+    hidden states (00, 01, 10, 11 at T = 1): the two with h1 = 1 have weight e^2 each."""
+    W = np.zeros((1, E.N_VIS, E.N_HID))
+    L = np.zeros((1, E.N_GROUP, E.N_GROUP))
+    b_h = np.array([[2.0, 0.0]])
+    _, p_code, _, _, _ = E.codes_and_recall(W, L, L.copy(), np.zeros((1, E.N_VIS)), b_h, 1.0)
+    expected = np.e**2 / (2.0 + 2.0 * np.e**2)
+    assert np.allclose(p_code, expected)

@@ -749,3 +749,11 @@ def test_unwritable_record_exits_74_with_one_line(tmp_path, monkeypatch, capsys)
     assert ff.main(["--smoke", "--json", str(out)]) == 74
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"ff_hybrid_mnist.py: error: cannot write {out}: No space left on device"]
+
+
+def test_training_plus_held_out_images_may_use_all_60000():
+    parser = ff.build_parser()
+    ok = ff.resolve_config(parser.parse_args(["--n-train", "55000", "--n-holdout", "5000"]), parser)
+    assert ok["n_train"] + ok["n_holdout"] == 60000
+    with pytest.raises(SystemExit):
+        ff.resolve_config(parser.parse_args(["--n-train", "55001", "--n-holdout", "5000"]), parser)

@@ -939,3 +939,42 @@ def test_provenance_records_the_measured_run_time(tmp_path):
     assert run(root).returncode == 0
     rec = json.loads((root / "toy-a" / "results" / "headline.json").read_text())
     assert 0 < rec["provenance"]["run_all_seconds"] < 500
+
+
+def test_validate_record_refuses_any_other_verdict():
+    for bad in ("n/a", "Yes", "", None):
+        assert "reproduces" in run_all.validate_record({**GOOD_RECORD, "reproduces": bad})
+
+
+def test_collect_shows_a_problem_without_a_record_as_not_run_yet(tmp_path):
+    root = make_catalog(tmp_path / "cat", toy_a="ok", toy_b="ok")
+    (root / "toy-a" / "results" / "headline.json").write_text(json.dumps(GOOD_RECORD))
+    done = run(root, "--collect")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "| [toy-b](toy-b/README.md) | not run yet |" in (root / "README.md").read_text()
+    assert "not run yet" in (root / "RESULTS.md").read_text()
+
+
+def test_a_visualizer_killed_by_a_signal_fails(tmp_path):
+    root = make_catalog(tmp_path / "cat", toy_a="ok")
+    (root / "toy-a" / "visualize_toy_a.py").write_text(
+        "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    (problem,) = run_all.discover(root)
+    assert run_all.visualize_readme(problem) == (
+        "toy-a/visualize_toy_a.py --readme: killed by SIGKILL"
+    )
+
+
+def test_records_are_written_as_strict_indented_json(tmp_path):
+    root = make_catalog(tmp_path / "cat", toy_a="ok")
+    assert run(root).returncode == 0
+    text = (root / "toy-a" / "results" / "headline.json").read_text()
+    assert text == cli.dumps_record(json.loads(text)) and text.endswith("}\n")
+
+
+def test_a_zero_smoke_budget_is_refused(tmp_path):
+    root = make_catalog(tmp_path / "cat", toy_a="ok")
+    done = run(root, "--smoke", "--smoke-budget", "0")
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert "--smoke-budget" in done.stderr
