@@ -14,5 +14,5 @@ for i in $(seq 1 "$n"); do
   python3 -m pytest -q -p no:cacheprovider > "$work/run.log" 2>&1
   rc=$?
   end=$(date +%s.%N)
-  printf 'run %d rc=%d wall=%.1f %s\n' "$i" "$rc" "$(echo "$end - $start" | bc)" "$(tail -1 "$work/run.log")"
+  printf 'run %d rc=%d wall=%.1f %s\n' "$i" "$rc" "$(python3 -c "print($end - $start)")" "$(tail -1 "$work/run.log")"
 done
