@@ -265,6 +265,17 @@ def _images(c: dict) -> str:
     return n + (f" + {c['n_holdout']:,} held out" if c["n_holdout"] else "")
 
 
+def _net(c: dict) -> str:
+    """'784-2000x4' from a record's config."""
+    return "784-" + "x".join([str(c["layer_sizes"][1]), str(len(c["layer_sizes"]) - 1)])
+
+
+def _epochs(m: dict) -> str:
+    """FF epochs completed: each seed's for a sweep, comma-separated."""
+    per = m.get("ff_epochs_completed_per_seed", [m["ff_epochs_completed"]])
+    return ", ".join(str(e) for e in per)
+
+
 def block_results(results_dir: Path) -> str:
     rows = [
         "| run | network | training images | FF epochs | test error % | held-out error % | "
@@ -273,9 +284,8 @@ def block_results(results_dir: Path) -> str:
     ]
     for tag, rec in run_records(results_dir):
         c, m = rec["config"], rec["metrics"]
-        sizes = "784-" + "x".join([str(c["layer_sizes"][1]), str(len(c["layer_sizes"]) - 1)])
-        epochs = m.get("ff_epochs_completed_per_seed", [m["ff_epochs_completed"]])
-        epochs = ", ".join(str(e) for e in epochs)
+        sizes = _net(c)
+        epochs = _epochs(m)
         rows.append(
             f"| {tag} | {sizes} | {_images(c)} | {epochs} | {_err(m, 'test_error_pct')} | "
             f"{_err(m, 'holdout_error_pct')} | {ff.verdict(None, m['test_error_pct'], c)} |"
@@ -352,7 +362,7 @@ def block_backprop(results_dir: Path) -> str:
             rows.append(f"| {name} | not run | | | | | |")
             continue
         c, m, t = rec["config"], rec["metrics"], timing(rec)
-        sizes = "784-" + "x".join([str(c["layer_sizes"][1]), str(len(c["layer_sizes"]) - 1)])
+        sizes = _net(c)
         if rec.get("learner") == "backprop":
             sizes += "-10"
         ep = m.get("ff_epochs_completed_per_seed", [m.get("ff_epochs_completed")])[0]
@@ -394,9 +404,8 @@ def block_comparison(results_dir: Path) -> str:
     ]
     for tag, rec in run_records(results_dir):
         c, m = rec["config"], rec["metrics"]
-        sizes = "784-" + "x".join([str(c["layer_sizes"][1]), str(len(c["layer_sizes"]) - 1)])
-        epochs = m.get("ff_epochs_completed_per_seed", [m["ff_epochs_completed"]])
-        epochs = ", ".join(str(e) for e in epochs)
+        sizes = _net(c)
+        epochs = _epochs(m)
         rows.append(
             f"| ours, {tag} | {sizes} | {c['n_train']:,} | {epochs} | {_err(m, 'test_error_pct')} |"
         )
