@@ -889,13 +889,26 @@ def softmax_forward(W, b, F, y):
 
 
 def softmax_backward(cache):
-    """Gradients (dW (d, k), db (k,)) of softmax_forward's mean cross-entropy."""
+    """Gradients (dW (d, k), db (k,)) of softmax_forward's mean cross-entropy.
+
+    The probabilities of very unlikely classes are subnormal floats (below about 1e-38),
+    and subnormal operands make x86 matmul about 50 times slower. So dL/dZ is scaled by
+    2^64 before the weight-gradient matmul and the product by 2^-64 after it: scaling by
+    a power of two is exact, so this changes no normal-range result, only the speed.
+
+    Returns:
+        (dW float32 (d, k), db float32 (k,)); the loss is in nats.
+    """
     P, F, y = cache["P"], cache["F"], cache["y"]
     n = F.shape[0]
     D = P.copy()
     D[np.arange(n), y] -= 1.0
     D /= n
-    return F.T @ D, D.sum(axis=0)
+    db = D.sum(axis=0)
+    D *= 2.0**64
+    dW = F.T @ D
+    dW *= 2.0**-64
+    return dW, db
 
 
 def predict(W, b, F, batch=5000):

@@ -112,6 +112,32 @@ def test_softmax_readout_gradient_fd():
     assert rel_err(db, nb) < 1e-6
 
 
+@pytest.mark.parametrize("spread", [1.0, 120.0])
+def test_softmax_backward_power_of_two_scaling_is_exact(spread):
+    """The read-out's weight gradient is F^T dZ to the bit. spread 120: most class
+    probabilities are subnormal floats (the case the 2^64 scaling exists for)."""
+    rng = np.random.default_rng(3)
+    n, d, k = 500, 300, 10
+    F = np.abs(rng.standard_normal((n, d))).astype(np.float32)
+    y = rng.integers(0, k, n)
+    W = (spread * rng.standard_normal((d, k)) / np.sqrt(d)).astype(np.float32)
+    b = np.zeros(k, np.float32)
+    _, cache = ff.softmax_forward(W, b, F, y)
+    P = cache["P"]
+    if spread > 1:
+        assert np.mean((P > 0) & (P < np.finfo(np.float32).tiny)) > 0.02
+    D = P.copy()
+    D[np.arange(n), y] -= 1.0
+    D /= n
+    dW, db = ff.softmax_backward(cache)
+    assert dW.dtype == np.float32 and db.dtype == np.float32
+    np.testing.assert_array_equal(db, D.sum(axis=0))
+    exact = F.astype(np.float64).T @ D.astype(np.float64)
+    np.testing.assert_allclose(dW, exact, rtol=0, atol=1e-5 * np.abs(exact).max())
+    if spread == 1:  # no subnormals: identical to the plain product
+        np.testing.assert_array_equal(dW, F.T @ D)
+
+
 # ------------------------------------------------------------------ hybrid negatives
 
 
