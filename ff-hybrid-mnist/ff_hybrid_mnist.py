@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 
@@ -245,11 +246,58 @@ def load_mnist(data_dir: Path = DEFAULT_DATA_DIR) -> dict[str, np.ndarray]:
     return out
 
 
+# ------------------------------------------------------------------- elementwise threads
+
+_POOL: dict[int, ThreadPoolExecutor] = {}
+
+
+def elementwise_threads() -> int:
+    """How many threads share the large elementwise passes (masks, hybrids, optimiser).
+
+    The BLAS thread count when OPENBLAS_NUM_THREADS is set (1 in a sweep's workers and in
+    the smoke run, so those stay single-threaded), else the CPUs this process may run on;
+    at most 8. Elementwise results do not depend on it: every element is computed by the
+    same float32 operations in the same order whichever thread does it.
+    """
+    try:
+        n = int(os.environ.get("OPENBLAS_NUM_THREADS") or len(os.sched_getaffinity(0)))
+    except (ValueError, AttributeError, OSError):
+        n = os.cpu_count() or 1
+    return max(1, min(n, 8))
+
+
+def run_split(fn, items: list, threads: int | None = None) -> None:
+    """Call fn(item) for every item, split into contiguous groups over threads.
+
+    numpy releases the interpreter lock inside large ufunc loops, so the groups run in
+    parallel. fn must write disjoint outputs per item. An exception in any group is raised
+    here after all groups have finished.
+    """
+    k = min(threads or elementwise_threads(), len(items))
+    if k <= 1:
+        for it in items:
+            fn(it)
+        return
+    if k not in _POOL:
+        _POOL[k] = ThreadPoolExecutor(k, thread_name_prefix="ff-elementwise")
+    size = -(-len(items) // k)
+    groups = [items[i : i + size] for i in range(0, len(items), size)]
+
+    def work(group):
+        for it in group:
+            fn(it)
+
+    for f in [_POOL[k].submit(work, g) for g in groups]:
+        f.result()
+
+
 # ------------------------------------------------------------------------ 2. negatives
 
 
 def blur_kernel_pass(M: np.ndarray) -> np.ndarray:
     """One pass of the [1/4, 1/2, 1/4] filter along both image axes (edge-padded).
+
+    The reference for blur_pass_inplace (same values to the bit).
 
     Args:
         M: float array (n, H, W). Returns a new array of the same shape and dtype.
@@ -258,6 +306,29 @@ def blur_kernel_pass(M: np.ndarray) -> np.ndarray:
     M = 0.25 * P[:, :-2] + 0.5 * P[:, 1:-1] + 0.25 * P[:, 2:]
     P = np.pad(M, ((0, 0), (0, 0), (1, 1)), mode="edge")
     return 0.25 * P[:, :, :-2] + 0.5 * P[:, :, 1:-1] + 0.25 * P[:, :, 2:]
+
+
+def blur_pass_inplace(M: np.ndarray, T: np.ndarray, Q: np.ndarray) -> None:
+    """M <- blur_kernel_pass(M), in place and without padded copies.
+
+    Each output element is (1/4 up + 1/2 centre) + 1/4 down (edges repeat), the same two
+    roundings as blur_kernel_pass: scaling by 1/4 and 1/2 is exact and float addition
+    is commutative, so the result is identical to the bit.
+
+    Args:
+        M: float32 (n, H, W), overwritten with the result. T, Q: float32 scratch buffers
+            of M's shape.
+    """
+    for axis, src, dst in ((1, M, T), (2, T, M)):
+        np.multiply(src, 0.25, out=Q)
+        np.multiply(src, 0.5, out=dst)
+        tail, head, first, last = ([slice(None)] * 3 for _ in range(4))
+        tail[axis], head[axis] = slice(1, None), slice(None, -1)
+        first[axis], last[axis] = slice(0, 1), slice(-1, None)
+        dst[tuple(tail)] += Q[tuple(head)]  # the neighbour before (edge: itself)
+        dst[tuple(first)] += Q[tuple(first)]
+        dst[tuple(head)] += Q[tuple(tail)]  # the neighbour after (edge: itself)
+        dst[tuple(last)] += Q[tuple(last)]
 
 
 def make_masks(rng: np.random.Generator, n: int, n_blur: int = 6, side: int = 28) -> np.ndarray:
@@ -269,12 +340,17 @@ def make_masks(rng: np.random.Generator, n: int, n_blur: int = 6, side: int = 28
     """
     bits = rng.random((n, side, side), dtype=np.float32) < 0.5
     out = np.empty((n, side * side), np.float32)
-    chunk = 1024  # blur a cache-sized block of masks at a time
-    for s in range(0, n, chunk):
+    chunk = 256  # blur a cache-sized block of masks at a time
+
+    def blur_chunk(s: int) -> None:
         M = bits[s : s + chunk].astype(np.float32)
+        buf, Q = np.empty_like(M), np.empty_like(M)
         for _ in range(n_blur):
-            M = blur_kernel_pass(M)
-        out[s : s + chunk] = (M > 0.5).reshape(-1, side * side)
+            blur_pass_inplace(M, buf, Q)
+        np.greater(M, 0.5, out=buf)
+        out[s : s + chunk] = buf.reshape(-1, side * side)
+
+    run_split(blur_chunk, list(range(0, n, chunk)))
     return out
 
 
@@ -294,9 +370,16 @@ def make_hybrids(
     same = ia == ib
     ib[same] = (ib[same] + 1) % n
     m = make_masks(rng, n, n_blur)
-    H = X[ib]  # fancy indexing returns a new array; mix in place
-    H *= 1.0 - m
-    H += m * X[ia]
+    H = np.empty_like(X)
+    chunk = 2048
+
+    def mix(s: int) -> None:  # H = X[ib] * (1 - m) + m * X[ia], a block of rows at a time
+        sl = slice(s, s + chunk)
+        np.take(X, ib[sl], axis=0, out=H[sl])
+        H[sl] *= 1.0 - m[sl]
+        H[sl] += m[sl] * X[ia[sl]]
+
+    run_split(mix, list(range(0, n, chunk)))
     return H, m, ia, ib
 
 
@@ -535,6 +618,7 @@ def row_blocks(p: np.ndarray, block_bytes: int = 1 << 18) -> list[slice]:
     streaming the whole 16 MB matrix from memory once per pass. The arithmetic is the
     same, element by element. 256 KB blocks (four arrays of them fit the 1-2 MB L2 of
     common x86 cores) were the fastest of 16 KB-16 MB in a benchmark on this machine.
+    The optimisers share the blocks out over elementwise_threads() threads (run_split).
     """
     row_bytes = max(p.itemsize * (p.size // max(p.shape[0], 1)), 1)
     rows = max(block_bytes // row_bytes, 1)
@@ -558,7 +642,8 @@ class Adam:
         self.t += 1
         b1, b2 = self.b1, self.b2
         lr_t = lr * np.sqrt(1 - b2**self.t) / (1 - b1**self.t)
-        for sl in row_blocks(p):
+
+        def update(sl: slice) -> None:
             g, m, v, tmp, w = grad[sl], self.m[sl], self.v[sl], self.tmp[sl], p[sl]
             if weight_cost:
                 np.multiply(w, weight_cost, out=tmp)
@@ -576,6 +661,8 @@ class Adam:
             tmp *= lr_t
             w -= tmp
 
+        run_split(update, row_blocks(p))
+
 
 class SGD:
     """Momentum SGD, the optimiser of Hinton's FF code (--optimizer sgd).
@@ -591,7 +678,8 @@ class SGD:
     def step(self, p: np.ndarray, grad: np.ndarray, lr: float, weight_cost: float = 0.0) -> None:
         """One update of p in place (L2 weight cost coupled into the gradient, as in the
         paper's code). p, grad: float32 arrays of the same shape; grad is overwritten."""
-        for sl in row_blocks(p):
+
+        def update(sl: slice) -> None:
             g, m, w = grad[sl], self.m[sl], p[sl]
             if weight_cost:
                 tmp = self.tmp[sl]
@@ -601,6 +689,8 @@ class SGD:
             g *= lr
             m += g
             w -= m
+
+        run_split(update, row_blocks(p))
 
 
 def lr_at(epoch_frac: float, lr: float, schedule: str) -> float:
@@ -1221,10 +1311,30 @@ def split_data(cfg: dict, data: dict):
     return X, yall[:n_tr], Xho, yho, Xte, yte
 
 
-def readout_features(layers, X):
+def readout_features(layers, X, batch=2000):
     """Read-out input: the unit-RMS activities of the last three hidden layers, side by
-    side (section 3.2). float32 (n, sum of the last three widths)."""
-    return np.concatenate(forward_features(layers, X)[-3:], axis=1)
+    side (section 3.2). float32 (n, sum of the last three widths).
+
+    The same values as concatenating forward_features(layers, X)[-3:], to the bit (each
+    row is normalised on its own), written straight into one array: no per-layer copies
+    and no second normalisation pass over the n rows.
+    """
+    keep = list(range(len(layers)))[-3:]
+    widths = [layers[i]["W"].shape[1] for i in keep]
+    col = dict(zip(keep, np.cumsum([0, *widths[:-1]]).tolist(), strict=True))
+    F = np.empty((X.shape[0], sum(widths)), np.float32)
+    for s in range(0, X.shape[0], batch):
+        h = length_normalise(X[s : s + batch].astype(np.float32))
+        for i, L in enumerate(layers):
+            z = h @ L["W"]
+            z += L["b"]
+            np.maximum(z, 0, out=z)
+            if i in col:
+                c = col[i]
+                h = length_normalise(z, out=F[s : s + batch, c : c + z.shape[1]])
+            else:
+                h = length_normalise(z, out=z)
+    return F
 
 
 def error_pct(W, b, F, y) -> float:

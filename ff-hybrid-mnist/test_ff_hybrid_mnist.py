@@ -141,6 +141,90 @@ def test_softmax_backward_power_of_two_scaling_is_exact(spread):
 # ------------------------------------------------------------------ hybrid negatives
 
 
+def test_blur_pass_inplace_matches_padded_reference():
+    rng = np.random.default_rng(4)
+    M = rng.random((37, 28, 28), dtype=np.float32)
+    ref = M.copy()
+    T, Q = np.empty_like(M), np.empty_like(M)
+    for _ in range(6):
+        ref = ff.blur_kernel_pass(ref)
+        ff.blur_pass_inplace(M, T, Q)
+        np.testing.assert_array_equal(M, ref)
+    # the filter itself: an impulse spreads as [1/4, 1/2, 1/4] on each axis
+    E = np.zeros((1, 5, 5), np.float32)
+    E[0, 2, 2] = 1.0
+    ff.blur_pass_inplace(E, np.empty_like(E), np.empty_like(E))
+    k = np.array([0, 0.25, 0.5, 0.25, 0])
+    np.testing.assert_array_equal(E[0], np.outer(k, k))
+
+
+def test_masks_match_the_unthreaded_padded_blur():
+    """make_masks (in-place blur, blocks over threads) against the plain loop of v1."""
+    n, n_blur = 700, 6
+    bits = np.random.default_rng(8).random((n, 28, 28), dtype=np.float32) < 0.5
+    ref = bits.astype(np.float32)
+    for _ in range(n_blur):
+        ref = ff.blur_kernel_pass(ref)
+    ref = (ref > 0.5).reshape(n, 784).astype(np.float32)
+    np.testing.assert_array_equal(ff.make_masks(np.random.default_rng(8), n, n_blur), ref)
+
+
+@pytest.mark.parametrize("threads", ["1", "3"])
+def test_thread_count_does_not_change_hybrids_or_optimiser_steps(monkeypatch, threads):
+    def compute():
+        rng = np.random.default_rng(9)
+        X = rng.random((5000, 784), dtype=np.float32)
+        H, m, ia, ib = ff.make_hybrids(X, np.random.default_rng(10), 6)
+        out = [H, m]
+        for Opt in (ff.SGD, ff.Adam):
+            p = rng.standard_normal((600, 700)).astype(np.float32)
+            opt = Opt(p.shape)
+            for _ in range(3):
+                opt.step(p, rng.standard_normal(p.shape).astype(np.float32), 0.01, 0.004)
+            out.append(p)
+        return out, (X, H, m, ia, ib)
+
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
+    ref, (X, H, m, ia, ib) = compute()
+    # the hybrid is the mask-weighted mix of two different digits
+    np.testing.assert_array_equal(H, X[ib] * (1.0 - m) + m * X[ia])
+    assert not np.any(ia == ib)
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", threads)
+    assert ff.elementwise_threads() == int(threads)
+    for a, b in zip(ref, compute()[0], strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_run_split_covers_every_item_once_and_raises():
+    seen = np.zeros(50, int)
+
+    def mark(i):
+        seen[i] += 1
+
+    ff.run_split(mark, list(range(50)), threads=3)
+    assert np.all(seen == 1)
+
+    def boom(i):
+        if i == 7:
+            raise ValueError("seven")
+
+    with pytest.raises(ValueError, match="seven"):
+        ff.run_split(boom, list(range(10)), threads=2)
+
+
+def test_readout_features_match_per_layer_features():
+    rng = np.random.default_rng(6)
+    layers = ff.init_layers(rng, [784, 60, 50, 40, 30])
+    for L in layers:
+        L["b"][:] = 0.05 * rng.standard_normal(L["b"].shape)
+    X = rng.random((4321, 784), dtype=np.float32)
+    ref = np.concatenate(ff.forward_features(layers, X)[-3:], axis=1)
+    F = ff.readout_features(layers, X, batch=1000)
+    assert F.shape == (4321, 120) and F.dtype == np.float32
+    np.testing.assert_array_equal(F, ref)
+    np.testing.assert_allclose(np.mean(F[:, :50] ** 2, axis=1), 1.0, rtol=1e-5)
+
+
 def test_masks_binary_and_coherent():
     rng = np.random.default_rng(2)
     M = ff.make_masks(rng, 200, n_blur=6)
