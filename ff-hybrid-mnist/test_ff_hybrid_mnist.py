@@ -867,3 +867,32 @@ def test_training_plus_held_out_images_may_use_all_60000():
     assert ok["n_train"] + ok["n_holdout"] == 60000
     with pytest.raises(SystemExit):
         ff.resolve_config(parser.parse_args(["--n-train", "55001", "--n-holdout", "5000"]), parser)
+
+
+# ------------------------------------------------------------------ speed benchmark script
+
+
+@pytest.mark.parametrize("args", [["--reps", "0"], ["--reps", "x"], ["--json", "out.txt"]])
+def test_bench_speed_bad_input_is_one_line(args, tmp_path):
+    r = subprocess.run(
+        [sys.executable, str(HERE / "bench_speed.py"), *args],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert r.returncode == 2
+    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+    assert not list(tmp_path.iterdir())
+
+
+def test_bench_speed_loop_fraction_is_the_records_definition():
+    import bench_speed
+
+    r = bench_speed.loop_fraction([784, 30, 30, 30, 30], steps=3)
+    assert r["steps"] == 3 and r["layer_sizes"] == [784, 30, 30, 30, 30]
+    assert r["matmul_fraction"] == pytest.approx(
+        r["achieved_gflops"] / r["benchmark_gflops"], rel=1e-2
+    )
+    flops = 3 * sum(2 * 2 * 200 * a * b for a, b in zip([784, 30, 30, 30], [30] * 4, strict=True))
+    assert r["achieved_gflops"] == pytest.approx(flops / (r["ms_per_step"] * 3e-3) / 1e9, rel=2e-2)

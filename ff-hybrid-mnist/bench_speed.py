@@ -1,0 +1,204 @@
+"""Side-by-side speed of ff_hybrid_mnist's non-matmul passes against their plain versions.
+
+Each pair computes the same numbers (the tests check that to the bit); this script only
+times them, alternating A and B in one process so a change in the machine's load hits
+both, and reports the median time of each and the median of the pairwise ratios B / A
+(the speed-up). It then runs train_ff for one short epoch on each preset's network and
+reports its matmul_fraction. Shapes are the fast preset's (784-1000x4, batch 100 + 100, read-out on
+3,000 features in batches of 500) and the full preset's 2000 x 2000 weight matrices.
+
+    python3 ff-hybrid-mnist/bench_speed.py --json ff-hybrid-mnist/results/speed_bench.json
+
+Writes nothing without --json (prints the table). Exit 2 on bad arguments, 130 on
+Ctrl-C, 74 when the record cannot be written.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import signal
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import ff_hybrid_mnist as ff
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+
+
+def plain_masks(rng: np.random.Generator, n: int, n_blur: int = 6) -> np.ndarray:
+    """The v1 mask loop: padded blur on blocks of 1024 masks, one thread."""
+    bits = rng.random((n, 28, 28), dtype=np.float32) < 0.5
+    out = np.empty((n, 784), np.float32)
+    for s in range(0, n, 1024):
+        M = bits[s : s + 1024].astype(np.float32)
+        for _ in range(n_blur):
+            M = ff.blur_kernel_pass(M)
+        out[s : s + 1024] = (M > 0.5).reshape(-1, 784)
+    return out
+
+
+def plain_softmax_backward(cache):
+    """dW = F^T dZ without the power-of-two scaling (subnormal operands stay)."""
+    P, F, y = cache["P"], cache["F"], cache["y"]
+    D = P.copy()
+    D[np.arange(F.shape[0]), y] -= 1.0
+    D /= F.shape[0]
+    return F.T @ D, D.sum(axis=0)
+
+
+def cases(rng: np.random.Generator) -> dict:
+    """name -> (new callable, plain callable, what)."""
+    # read-out step on sharp logits: most class probabilities are subnormal, as late in
+    # a read-out's training
+    F = np.abs(rng.standard_normal((500, 3000), dtype=np.float32))
+    y = rng.integers(0, 10, 500)
+    W = (30 * rng.standard_normal((3000, 10)) / np.sqrt(3000)).astype(np.float32)
+    _, cache = ff.softmax_forward(W, np.zeros(10, np.float32), F, y)
+    # optimiser step on one 2000 x 2000 layer
+    p = rng.standard_normal((2000, 2000), dtype=np.float32)
+    g = rng.standard_normal((2000, 2000), dtype=np.float32)
+    gbuf = np.empty_like(g)
+    opt = ff.SGD(p.shape)
+
+    def sgd(threads):
+        def step():
+            gbuf[...] = g
+            env = os.environ.get("OPENBLAS_NUM_THREADS")
+            os.environ["OPENBLAS_NUM_THREADS"] = str(threads)
+            try:
+                opt.step(p, gbuf, 1e-6, 0.004)
+            finally:
+                if env is None:
+                    os.environ.pop("OPENBLAS_NUM_THREADS")
+                else:
+                    os.environ["OPENBLAS_NUM_THREADS"] = env
+
+        return step
+
+    layers = ff.init_layers(rng, [784, 1000, 1000, 1000, 1000])
+    X = rng.random((10000, 784), dtype=np.float32)
+    threads = ff.elementwise_threads()
+    return {
+        "readout_backward_500x3000": (
+            lambda: ff.softmax_backward(cache),
+            lambda: plain_softmax_backward(cache),
+            "read-out weight gradient, batch 500, 3,000 features, subnormal probabilities",
+        ),
+        "masks_60000": (
+            lambda: ff.make_masks(np.random.default_rng(1), 60000),
+            lambda: plain_masks(np.random.default_rng(1), 60000),
+            "one epoch of hybrid masks (60,000, 6 blurs)",
+        ),
+        "sgd_step_2000x2000": (
+            sgd(threads),
+            sgd(1),
+            f"momentum-SGD step of one 2000 x 2000 layer ({threads} threads vs 1)",
+        ),
+        "readout_features_10000": (
+            lambda: ff.readout_features(layers, X),
+            lambda: np.concatenate(ff.forward_features(layers, X)[-3:], axis=1),
+            "read-out features of 10,000 images through 784-1000x4",
+        ),
+    }
+
+
+def bench(new, plain, reps: int) -> dict:
+    new(), plain()  # warm up
+    tn, tp = [], []
+    for _ in range(reps):
+        for fn, out in ((new, tn), (plain, tp)):
+            t = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - t)
+    ratios = [b / a for a, b in zip(tn, tp, strict=True)]
+    return {
+        "new_median_s": round(statistics.median(tn), 6),
+        "plain_median_s": round(statistics.median(tp), 6),
+        "speedup_median": round(statistics.median(ratios), 3),
+        "speedup_min": round(min(ratios), 3),
+        "speedup_max": round(max(ratios), 3),
+    }
+
+
+def loop_fraction(sizes: list[int], steps: int = 40) -> dict:
+    """matmul_fraction of train_ff itself on random images: one epoch of `steps` steps
+    of 100 + 100 rows (the presets' recipe), against the fastest same-process benchmark
+    of the largest layer (the definition the records use)."""
+    rng = np.random.default_rng(2)
+    X = rng.random((100 * steps, 784), dtype=np.float32)
+    cfg = {
+        **ff.DEFAULTS,
+        **ff.PRESETS["fast"],
+        "layer_sizes": sizes,
+        "epochs": 1,
+        "bench_min_time_s": 0.5,
+    }
+    bench = ff.measure_matmul_gflops(sizes, 200, 0.5)
+    _, hist = ff.train_ff(X, cfg, rng, log=lambda *a, **k: None)
+    best = max([bench, *hist["matmul_gflops_samples"]])
+    achieved = hist["matmul_flops"] / hist["ff_train_s"] / 1e9
+    return {
+        "layer_sizes": sizes,
+        "steps": steps,
+        "ms_per_step": round(1e3 * hist["ff_train_s"] / steps, 4),
+        "achieved_gflops": round(achieved, 4),
+        "benchmark_gflops": round(best, 4),
+        "matmul_fraction": round(achieved / best, 4),
+    }
+
+
+def main(argv=None) -> int:
+    signal.signal(signal.SIGINT, lambda *a: (sys.stderr.write("interrupted\n"), os._exit(130)))
+    parser = ff.CleanParser(prog="bench_speed.py", description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=ff.int_in(1, 50), default=7, help="pairs (1..50)")
+    parser.add_argument("--json", help="write the record here")
+    args = parser.parse_args(argv)
+    if args.json:
+        ff.check_output_path(parser, "--json", args.json, ".json")
+    t0 = time.perf_counter()
+    rows = {}
+    for name, (new, plain, what) in cases(np.random.default_rng(0)).items():
+        rows[name] = {"what": what, **bench(new, plain, args.reps)}
+        r = rows[name]
+        print(
+            f"{name:28s} new {r['new_median_s'] * 1e3:9.2f} ms  plain "
+            f"{r['plain_median_s'] * 1e3:9.2f} ms  speed-up x{r['speedup_median']:.2f} "
+            f"({r['speedup_min']:.2f}-{r['speedup_max']:.2f})",
+            flush=True,
+        )
+    loops = {}
+    for sizes in ([784, 1000, 1000, 1000, 1000], [784, 2000, 2000, 2000, 2000]):
+        r = loops["x".join(map(str, sizes[1:]))] = loop_fraction(sizes)
+        print(
+            f"train_ff {sizes}: {r['ms_per_step']:.1f} ms/step, {r['achieved_gflops']:.0f} "
+            f"of {r['benchmark_gflops']:.0f} GFLOP/s, matmul_fraction {r['matmul_fraction']:.3f}",
+            flush=True,
+        )
+    record = {
+        "what": "non-matmul passes of ff_hybrid_mnist, new vs plain, alternating in one process",
+        "command": "python3 ff-hybrid-mnist/bench_speed.py --json "
+        "ff-hybrid-mnist/results/speed_bench.json",
+        "reps": args.reps,
+        "elementwise_threads": ff.elementwise_threads(),
+        "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS", "default"),
+        "cases": rows,
+        "train_ff_loop": loops,
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+        "env": ff.env_block(),
+        "wall_time_s": round(time.perf_counter() - t0, 2),
+    }
+    if args.json:
+        try:
+            ff.write_atomic(args.json, ff.record_json(record))
+        except ff.OutputError as e:
+            print(f"bench_speed.py: {e}", file=sys.stderr)
+            return 74
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
