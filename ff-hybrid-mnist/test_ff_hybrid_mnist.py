@@ -170,19 +170,12 @@ def test_masks_match_the_unthreaded_padded_blur():
 
 
 @pytest.mark.parametrize("threads", ["1", "3"])
-def test_thread_count_does_not_change_hybrids_or_optimiser_steps(monkeypatch, threads):
+def test_thread_count_does_not_change_hybrids(monkeypatch, threads):
     def compute():
         rng = np.random.default_rng(9)
         X = rng.random((5000, 784), dtype=np.float32)
         H, m, ia, ib = ff.make_hybrids(X, np.random.default_rng(10), 6)
-        out = [H, m]
-        for Opt in (ff.SGD, ff.Adam):
-            p = rng.standard_normal((600, 700)).astype(np.float32)
-            opt = Opt(p.shape)
-            for _ in range(3):
-                opt.step(p, rng.standard_normal(p.shape).astype(np.float32), 0.01, 0.004)
-            out.append(p)
-        return out, (X, H, m, ia, ib)
+        return [H, m], (X, H, m, ia, ib)
 
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
     ref, (X, H, m, ia, ib) = compute()

@@ -61,12 +61,24 @@ RUNS = {
     "headline": "fast",
     "fast_adam": "fast_adam",
 }
-ABLATIONS = {
-    "ablation_peer_on_blur6": ("on", 6),
-    "ablation_peer_off_blur6": ("off", 6),
-    "ablation_peer_on_blur10": ("on", 10),
-    "ablation_peer_off_blur10": ("off", 10),
-}
+#: Held-out ablations at fast scale, in the order they ran; each row's settings are read
+#: from its record's config.
+ABLATIONS = [
+    "ablation_peer_on_blur6",
+    "ablation_peer_off_blur6",
+    "ablation_peer_on_blur10",
+    "ablation_peer_off_blur10",
+    "ablation_epochs4",
+    "ablation_epochs5",
+    "ablation_epochs6",
+    "ablation_epochs5_lr001",
+]
+
+
+def ablation_settings(rec: dict) -> tuple[str, int, int, float]:
+    """(peer normalisation "on"/"off", mask blurs, FF epochs, FF rate) of a record."""
+    c = rec["config"]
+    return ("on" if c.get("peer_norm") else "off", c["n_blur"], c["epochs"], c["lr"])
 
 
 def run_records(results_dir: Path):
@@ -223,20 +235,25 @@ def fig_confusion(rec: dict, outdir: Path, tag: str) -> Path:
 
 
 def fig_ablation(results_dir: Path, outdir: Path) -> Path | None:
-    rows = [(k, v, load_record(results_dir, k)) for k, v in ABLATIONS.items()]
-    rows = [r for r in rows if r[2] is not None]
+    rows = [load_record(results_dir, k) for k in ABLATIONS]
+    rows = [r for r in rows if r is not None]
     if not rows:
         return None
-    fig, ax = plt.subplots(figsize=(WIDTH, 2.8))
-    for y, (_, _, rec) in enumerate(rows):
+    fig, ax = plt.subplots(figsize=(WIDTH, 1.2 + 0.4 * len(rows)))
+    for y, rec in enumerate(rows):
         m = rec["metrics"]
         vals = m.get("holdout_error_pct_per_seed", [m["holdout_error_pct"]])
         ax.plot(vals, [y] * len(vals), "o", color="C0", alpha=0.7)
         ax.plot([np.mean(vals)], [y], "|", color="k", ms=18, mew=2)
     ax.set_yticks(range(len(rows)))
-    ax.set_yticklabels([f"peer norm {p}, {b} blurs" for _, (p, b), _ in rows])
+    labels = []
+    for rec in rows:
+        p, b, e, lr = ablation_settings(rec)
+        labels.append(f"peer {p}, {b} blurs, {e} epochs, lr {lr:g}")
+    ax.set_yticklabels(labels)
+    ax.invert_yaxis()
     ax.set_xlabel("held-out error % (5,000 training images; dots = seeds, bar = mean)")
-    ax.set_title("Fast-scale ablations (784-1000x4, 3 epochs, 55,000 images)")
+    ax.set_title("Fast-scale ablations (784-1000x4, trained on 55,000 images)")
     fig.tight_layout()
     return save(fig, outdir / "ablation_holdout.png")
 
@@ -312,21 +329,66 @@ def block_speed(results_dir: Path) -> str:
     return "\n".join(rows)
 
 
-def block_ablation(results_dir: Path) -> str:
+def block_speedbench(results_dir: Path) -> str:
+    rec = load_record(results_dir, "speed_bench")
+    if rec is None:
+        return "Not run yet: `python3 ff-hybrid-mnist/bench_speed.py --json ...`."
     rows = [
-        "| peer normalisation | mask blurs | held-out error % per seed | mean | sample std |",
+        "| pass | new ms | plain ms | speed-up, median (range) |",
+        "|---|---|---|---|",
+    ]
+    for c in rec["cases"].values():
+        rows.append(
+            f"| {c['what']} | {_fmt(1e3 * c['new_median_s'], 2)} | "
+            f"{_fmt(1e3 * c['plain_median_s'], 2)} | x{_fmt(c['speedup_median'], 2)} "
+            f"({_fmt(c['speedup_min'], 2)}-{_fmt(c['speedup_max'], 2)}) |"
+        )
+    rows += [
+        "",
+        f"Medians of {rec['reps']} alternating pairs, {rec['elementwise_threads']} "
+        f"element-wise thread(s), BLAS threads {rec['blas_threads']}, {rec['machine']}. "
+        f"The same run's train_ff, one epoch of "
+        f"{next(iter(rec['train_ff_loop'].values()))['steps']} steps on random images:",
+        "",
+        "| network | ms per step | achieved GFLOP/s | benchmark GFLOP/s | matmul_fraction |",
         "|---|---|---|---|---|",
     ]
-    for name, (peer, blur) in ABLATIONS.items():
+    for r in rec["train_ff_loop"].values():
+        rows.append(
+            f"| {'-'.join(map(str, r['layer_sizes'][:2]))}x{len(r['layer_sizes']) - 1} | "
+            f"{_fmt(r['ms_per_step'], 1)} | {_fmt(r['achieved_gflops'], 1)} | "
+            f"{_fmt(r['benchmark_gflops'], 1)} | {_fmt(r['matmul_fraction'], 2)} |"
+        )
+    full = rec["train_ff_loop"].get("2000x2000x2000x2000")
+    sgd = rec.get("sgd_step_2000x2000_s")
+    if full and sgd:
+        pair_ms = 2 * 2 * 200 * 2000 * 2000 / full["benchmark_gflops"] / 1e6
+        rows += [
+            "",
+            f"One 2000 x 2000 layer's optimiser step took {_fmt(1e3 * sgd, 1)} "
+            f"ms; the same layer's two matmuls (forward and weight gradient, 200 rows) take "
+            f"{_fmt(pair_ms, 1)} ms at the benchmark speed.",
+        ]
+    return "\n".join(rows)
+
+
+def block_ablation(results_dir: Path) -> str:
+    rows = [
+        "| peer normalisation | mask blurs | FF epochs | FF rate "
+        "| held-out error % per seed | mean | sample std |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name in ABLATIONS:
         rec = load_record(results_dir, name)
         if rec is None:
-            rows.append(f"| {peer} | {blur} | not run (stopped to free the CPU) | | |")
+            rows.append(f"| {name} | | | | not run | | |")
             continue
+        peer, blur, epochs, lr = ablation_settings(rec)
         m = rec["metrics"]
         per = m.get("holdout_error_pct_per_seed", [m["holdout_error_pct"]])
         sd = m.get("holdout_error_pct_sample_std")
         rows.append(
-            f"| {peer} | {blur} | {', '.join(_fmt(v) for v in per)} "
+            f"| {peer} | {blur} | {epochs} | {lr:g} | {', '.join(_fmt(v) for v in per)} "
             f"(seeds {', '.join(str(s) for s in rec.get('seeds', [rec['seed']]))}) | "
             f"{_fmt(m['holdout_error_pct'], 3)} | {_fmt(sd, 3)} |"
         )
@@ -463,6 +525,7 @@ BLOCKS = {
     "goals": block_goals,
     "results": block_results,
     "speed": block_speed,
+    "speedbench": block_speedbench,
     "ablation": block_ablation,
     "control": block_control,
     "backprop": block_backprop,
