@@ -866,9 +866,9 @@ def test_training_plus_held_out_images_may_use_all_60000():
 
 
 @pytest.mark.parametrize("args", [["--reps", "0"], ["--reps", "x"], ["--json", "out.txt"]])
-def test_bench_speed_bad_input_is_one_line(args, tmp_path):
+def test_bench_ff_speed_bad_input_is_one_line(args, tmp_path):
     r = subprocess.run(
-        [sys.executable, str(HERE / "bench_speed.py"), *args],
+        [sys.executable, str(HERE.parent / "tools" / "bench_ff_speed.py"), *args],
         capture_output=True,
         text=True,
         cwd=tmp_path,
@@ -879,10 +879,11 @@ def test_bench_speed_bad_input_is_one_line(args, tmp_path):
     assert not list(tmp_path.iterdir())
 
 
-def test_bench_speed_loop_fraction_is_the_records_definition():
-    import bench_speed
+def test_bench_ff_speed_loop_fraction_is_the_records_definition():
+    sys.path.insert(0, str(HERE.parent / "tools"))
+    import bench_ff_speed
 
-    r = bench_speed.loop_fraction([784, 30, 30, 30, 30], steps=3)
+    r = bench_ff_speed.loop_fraction([784, 30, 30, 30, 30], steps=3)
     assert r["steps"] == 3 and r["layer_sizes"] == [784, 30, 30, 30, 30]
     assert r["matmul_fraction"] == pytest.approx(
         r["achieved_gflops"] / r["benchmark_gflops"], rel=1e-2

@@ -332,7 +332,7 @@ def block_speed(results_dir: Path) -> str:
 def block_speedbench(results_dir: Path) -> str:
     rec = load_record(results_dir, "speed_bench")
     if rec is None:
-        return "Not run yet: `python3 ff-hybrid-mnist/bench_speed.py --json ...`."
+        return "Not run yet: `python3 tools/bench_ff_speed.py --json ...`."
     rows = [
         "| pass | new ms | plain ms | speed-up, median (range) |",
         "|---|---|---|---|",

@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """Side-by-side speed of ff_hybrid_mnist's non-matmul passes against their plain versions.
 
 Each pair computes the same numbers (the tests check that to the bit); this script only
@@ -7,7 +8,7 @@ both, and reports the median time of each and the median of the pairwise ratios 
 reports its matmul_fraction. Shapes are the fast preset's (784-1000x4, batch 100 + 100, read-out on
 3,000 features in batches of 500) and the full preset's 2000 x 2000 weight matrices.
 
-    python3 ff-hybrid-mnist/bench_speed.py --json ff-hybrid-mnist/results/speed_bench.json
+    python3 tools/bench_ff_speed.py --json ff-hybrid-mnist/results/speed_bench.json
 
 Writes nothing without --json (prints the table). Exit 2 on bad arguments, 130 on
 Ctrl-C, 74 when the record cannot be written.
@@ -23,10 +24,12 @@ import sys
 import time
 from pathlib import Path
 
-import ff_hybrid_mnist as ff
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
+FF_DIR = Path(__file__).resolve().parent.parent / "ff-hybrid-mnist"
+sys.path.insert(0, str(FF_DIR))
+
+import ff_hybrid_mnist as ff  # noqa: E402
 
 
 def plain_masks(rng: np.random.Generator, n: int, n_blur: int = 6) -> np.ndarray:
@@ -152,13 +155,27 @@ def loop_fraction(sizes: list[int], steps: int = 40) -> dict:
     }
 
 
+def build_parser():
+    p = ff.CleanParser(prog="bench_ff_speed.py", description=__doc__.splitlines()[0])
+    p.add_argument(
+        "--reps", type=ff.int_in(1, 50), default=7, help="alternating pairs (int, 1..50)"
+    )
+    p.add_argument("--json", help="write the record to this path (.json; default: no file)")
+    return p
+
+
+def _stop(signum, frame):
+    word = "interrupted" if signum == signal.SIGINT else "terminated"
+    sys.stderr.write(f"bench_ff_speed.py: {word}\n")
+    os._exit(130 if signum == signal.SIGINT else 143)
+
+
 def main(argv=None) -> int:
-    signal.signal(signal.SIGINT, lambda *a: (sys.stderr.write("interrupted\n"), os._exit(130)))
-    parser = ff.CleanParser(prog="bench_speed.py", description=__doc__.splitlines()[0])
-    parser.add_argument("--reps", type=ff.int_in(1, 50), default=7, help="pairs (1..50)")
-    parser.add_argument("--json", help="write the record here")
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    parser = build_parser()
     args = parser.parse_args(argv)
-    if args.json:
+    if args.json is not None:
         ff.check_output_path(parser, "--json", args.json, ".json")
     t0 = time.perf_counter()
     rows = {}
@@ -181,7 +198,7 @@ def main(argv=None) -> int:
         )
     record = {
         "what": "non-matmul passes of ff_hybrid_mnist, new vs plain, alternating in one process",
-        "command": "python3 ff-hybrid-mnist/bench_speed.py --json "
+        "command": "python3 tools/bench_ff_speed.py --json "
         "ff-hybrid-mnist/results/speed_bench.json",
         "reps": args.reps,
         "elementwise_threads": ff.elementwise_threads(),
@@ -193,11 +210,11 @@ def main(argv=None) -> int:
         "env": ff.env_block(),
         "wall_time_s": round(time.perf_counter() - t0, 2),
     }
-    if args.json:
+    if args.json is not None:
         try:
             ff.write_atomic(args.json, ff.record_json(record))
         except ff.OutputError as e:
-            print(f"bench_speed.py: {e}", file=sys.stderr)
+            print(f"bench_ff_speed.py: {e}", file=sys.stderr)
             return 74
     return 0
 
