@@ -72,13 +72,16 @@ ABLATIONS = [
     "ablation_epochs5",
     "ablation_epochs6",
     "ablation_epochs5_lr001",
+    "ablation_epochs5_wc002",
+    "ablation_epochs5_wc008",
 ]
 
 
-def ablation_settings(rec: dict) -> tuple[str, int, int, float]:
-    """(peer normalisation "on"/"off", mask blurs, FF epochs, FF rate) of a record."""
+def ablation_settings(rec: dict) -> tuple[str, int, int, float, float]:
+    """(peer normalisation "on"/"off", mask blurs, FF epochs, FF rate, weight cost)."""
     c = rec["config"]
-    return ("on" if c.get("peer_norm") else "off", c["n_blur"], c["epochs"], c["lr"])
+    peer = "on" if c.get("peer_norm") else "off"
+    return (peer, c["n_blur"], c["epochs"], c["lr"], c.get("weight_cost") or 0.0)
 
 
 def run_records(results_dir: Path):
@@ -248,12 +251,12 @@ def fig_ablation(results_dir: Path, outdir: Path) -> Path | None:
     ax.set_yticks(range(len(rows)))
     labels = []
     for rec in rows:
-        p, b, e, lr = ablation_settings(rec)
-        labels.append(f"peer {p}, {b} blurs, {e} epochs, lr {lr:g}")
+        p, b, e, lr, wc = ablation_settings(rec)
+        labels.append(f"peer {p}, {b} blurs, {e} ep, lr {lr:g}, wc {wc:g}")
     ax.set_yticklabels(labels)
     ax.invert_yaxis()
-    ax.set_xlabel("held-out error % (5,000 training images; dots = seeds, bar = mean)")
-    ax.set_title("Fast-scale ablations (784-1000x4, trained on 55,000 images)")
+    ax.set_xlabel("held-out error % on 5,000 images (dots: seeds, bar: mean)")
+    ax.set_title("Fast-scale ablations, 784-1000x4 on 55,000 images", loc="right")
     fig.tight_layout()
     return save(fig, outdir / "ablation_holdout.png")
 
@@ -374,21 +377,21 @@ def block_speedbench(results_dir: Path) -> str:
 
 def block_ablation(results_dir: Path) -> str:
     rows = [
-        "| peer normalisation | mask blurs | FF epochs | FF rate "
+        "| peer normalisation | mask blurs | FF epochs | FF rate | weight cost "
         "| held-out error % per seed | mean | sample std |",
-        "|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name in ABLATIONS:
         rec = load_record(results_dir, name)
         if rec is None:
-            rows.append(f"| {name} | | | | not run | | |")
+            rows.append(f"| {name} | | | | | not run | | |")
             continue
-        peer, blur, epochs, lr = ablation_settings(rec)
+        peer, blur, epochs, lr, wc = ablation_settings(rec)
         m = rec["metrics"]
         per = m.get("holdout_error_pct_per_seed", [m["holdout_error_pct"]])
         sd = m.get("holdout_error_pct_sample_std")
         rows.append(
-            f"| {peer} | {blur} | {epochs} | {lr:g} | {', '.join(_fmt(v) for v in per)} "
+            f"| {peer} | {blur} | {epochs} | {lr:g} | {wc:g} | {', '.join(_fmt(v) for v in per)} "
             f"(seeds {', '.join(str(s) for s in rec.get('seeds', [rec['seed']]))}) | "
             f"{_fmt(m['holdout_error_pct'], 3)} | {_fmt(sd, 3)} |"
         )
