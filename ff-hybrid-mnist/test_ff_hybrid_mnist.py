@@ -892,3 +892,30 @@ def test_bench_ff_speed_loop_fraction_is_the_records_definition():
     flops = 3 * sum(2 * 2 * 200 * a * b for a, b in zip([784, 30, 30, 30], [30] * 4, strict=True))
     achieved = flops / (r["ms_per_step"] * 3e-3) / 1e9
     assert r["achieved_gflops"] == pytest.approx(achieved, rel=2e-2, abs=2e-4)
+
+
+def test_bench_fused_blas_update_is_the_same_rule():
+    sys.path.insert(0, str(HERE.parent / "tools"))
+    import bench_ff_speed
+
+    blas = bench_ff_speed.bundled_openblas()
+    if blas is None:
+        pytest.skip("numpy's wheel has no bundled OpenBLAS with the scipy_ CBLAS symbols")
+    sizes = [784, 40, 30, 30, 20]
+    X = ff.length_normalise(np.random.default_rng(3).random((200, 784), dtype=np.float32))
+    nets = []
+    for _ in range(2):
+        layers = ff.init_layers(np.random.default_rng(4), sizes)
+        opts = [
+            (ff.SGD(L["W"].shape), ff.SGD(L["b"].shape), np.full(L["b"].shape, 0.5, np.float32))
+            for L in layers
+        ]
+        nets.append((layers, opts))
+    W0 = [L["W"].copy() for L in nets[0][0]]
+    for (layers, opts), b in zip(nets, (None, blas), strict=True):
+        bench_ff_speed.ff_steps(layers, opts, X, 2, 1e-3, b)
+    for p, q, w in zip(nets[0][0], nets[1][0], W0, strict=True):
+        moved = np.abs(p["W"] - w).max()
+        assert moved > 1e-6
+        assert np.abs(p["W"] - q["W"]).max() < 1e-3 * moved
+        np.testing.assert_allclose(p["b"], q["b"], rtol=1e-4, atol=1e-6 * np.abs(p["b"]).max())

@@ -372,6 +372,23 @@ def block_speedbench(results_dir: Path) -> str:
             f"ms; the same layer's two matmuls (forward and weight gradient, 200 rows) take "
             f"{_fmt(pair_ms, 1)} ms at the benchmark speed.",
         ]
+    fu = rec.get("fused_blas_update") or {}
+    if fu.get("available"):
+        rows += [
+            "",
+            "The same network's update fused into BLAS calls (measured here, not used by the "
+            f"catalog), {fu['steps']} steps each, alternating:",
+            "",
+            "| update | ms per step | matmul_fraction |",
+            "|---|---|---|",
+            f"| numpy (train_ff's) | {_fmt(fu['numpy_ms_per_step'], 1)} | "
+            f"{_fmt(fu['numpy_matmul_fraction'], 2)} |",
+            f"| fused: sgemm with beta = momentum, two saxpy | {_fmt(fu['fused_ms_per_step'], 1)} "
+            f"| {_fmt(fu['fused_matmul_fraction'], 2)} |",
+            "",
+            f"After one step from the same start the two differ by "
+            f"{fu['first_step_difference']:.1e} of the largest weight change (rounding).",
+        ]
     return "\n".join(rows)
 
 

@@ -155,6 +155,114 @@ def loop_fraction(sizes: list[int], steps: int = 40) -> dict:
     }
 
 
+def bundled_openblas():
+    """(sgemm, saxpy) from the OpenBLAS inside numpy's wheel through ctypes, or None.
+
+    Only this benchmark uses them, to measure a design the catalog does not ship: the
+    symbols are private to the wheel (64-bit-integer CBLAS, prefix scipy_), and the
+    fused update rounds differently from the numpy one, so results would depend on
+    which numpy is installed.
+    """
+    import ctypes
+
+    libs = sorted((Path(np.__file__).resolve().parent.parent / "numpy.libs").glob("*openblas*"))
+    for path in libs:
+        try:
+            lib = ctypes.CDLL(str(path))
+            sgemm, saxpy = lib.scipy_cblas_sgemm64_, lib.scipy_cblas_saxpy64_
+        except (OSError, AttributeError):
+            continue
+        i32, i64, f32, ptr = ctypes.c_int, ctypes.c_int64, ctypes.c_float, ctypes.c_void_p
+        sgemm.argtypes = [i32, i32, i32, i64, i64, i64, f32, ptr, i64, ptr, i64, f32, ptr, i64]
+        saxpy.argtypes = [i64, f32, ptr, i64, ptr, i64]
+        sgemm.restype = saxpy.restype = None
+        return sgemm, saxpy
+    return None
+
+
+def ff_steps(layers, opts, X, steps: int, lr: float, blas=None) -> None:
+    """`steps` FF updates of every layer on the stacked batch X (first half positive),
+    with the fast preset's recipe (sum goodness, threshold 1 per unit, peer
+    normalisation 0.06, momentum 0.9, weight cost 0.004).
+
+    blas=None: train_ff's numpy update (ff_layer_backward, then SGD.step). blas=(sgemm,
+    saxpy): the fused update, m <- 0.9 m + X^T (lr dZ) in one sgemm call (beta = 0.9),
+    m += lr * 0.004 W and W -= m as two saxpy calls: the same rule, other rounding.
+    """
+    B = X.shape[0] // 2
+    sign = np.concatenate([np.ones(B), -np.ones(B)]).astype(np.float32)
+    for _ in range(steps):
+        h = X
+        for L, (oW, ob, mean_act) in zip(layers, opts, strict=True):
+            d = L["W"].shape[1]
+            _, cache = ff.ff_layer_forward(L["W"], L["b"], h, sign, float(d), "sum")
+            nxt = ff.length_normalise(cache["H"])
+            mean_act *= 0.9
+            mean_act += 0.1 * cache["H"][:B].mean(axis=0)
+            pdz = ff.peer_norm_dz(mean_act, 0.06, B)
+            if blas is None:
+                dW, db = ff.ff_layer_backward(cache, overwrite_H=True, peer_dz=pdz)
+                oW.step(L["W"], dW, lr, weight_cost=0.004)
+                ob.step(L["b"], db, lr)
+            else:
+                sgemm, saxpy = blas
+                dg = -sign * ff.sigmoid(-cache["margin"]) * cache["weight"] * 2.0
+                dZ = cache["H"]
+                dZ *= (lr * dg).astype(np.float32)[:, None]
+                dZ[:B] += (lr * pdz).astype(np.float32)
+                W, m = L["W"], oW.m
+                a = h.ctypes.data
+                sgemm(101, 112, 111, *W.shape, 2 * B, 1.0, a, h.shape[1], dZ.ctypes.data,
+                      d, 0.9, m.ctypes.data, d)  # fmt: skip
+                saxpy(W.size, lr * 0.004, W.ctypes.data, 1, m.ctypes.data, 1)
+                saxpy(W.size, -1.0, m.ctypes.data, 1, W.ctypes.data, 1)
+                ob.m *= 0.9
+                ob.m += dZ.sum(axis=0)
+                L["b"] -= ob.m
+            h = nxt
+
+
+def fused_update(sizes: list[int], steps: int, reps: int) -> dict:
+    """ms per step and matmul_fraction of the numpy update and the fused BLAS update
+    (ff_steps), alternating blocks of `steps` steps `reps` times on two copies of the
+    same network. first_step_difference: after one step from the same start, the largest
+    difference between the two updated weight matrices over the largest weight change
+    (rounding level when both compute the same rule)."""
+    blas = bundled_openblas()
+    if blas is None:
+        return {"layer_sizes": sizes, "available": False}
+    X = ff.length_normalise(np.random.default_rng(3).random((200, sizes[0]), dtype=np.float32))
+    nets = []
+    for _ in range(2):
+        layers = ff.init_layers(np.random.default_rng(4), sizes)
+        opts = [(ff.SGD(L["W"].shape), ff.SGD(L["b"].shape), np.full(L["b"].shape, 0.5, np.float32))
+                for L in layers]  # fmt: skip
+        nets.append((layers, opts))
+    W0 = [L["W"].copy() for L in nets[0][0]]
+    for (layers, opts), b in zip(nets, (None, blas), strict=True):
+        ff_steps(layers, opts, X, 1, 1e-4, b)
+    first = max(
+        float(np.abs(p["W"] - q["W"]).max() / np.abs(p["W"] - w).max())
+        for p, q, w in zip(nets[0][0], nets[1][0], W0, strict=True)
+    )
+    times = {"numpy": [], "fused": []}
+    for _ in range(reps):
+        for (layers, opts), name, b in zip(nets, times, (None, blas), strict=True):
+            t = time.perf_counter()
+            ff_steps(layers, opts, X, steps, 1e-4, b)
+            times[name].append((time.perf_counter() - t) / steps)
+    flops = sum(2 * 2 * 200 * a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+    bench = ff.measure_matmul_gflops(sizes, 200, 0.5)
+    out = {"layer_sizes": sizes, "available": True, "steps": steps * reps}
+    for name, ts in times.items():
+        sec = statistics.median(ts)
+        out[f"{name}_ms_per_step"] = round(1e3 * sec, 3)
+        out[f"{name}_matmul_fraction"] = round(flops / sec / 1e9 / bench, 4)
+    out["benchmark_gflops"] = round(bench, 2)
+    out["first_step_difference"] = first
+    return out
+
+
 def build_parser():
     p = ff.CleanParser(prog="bench_ff_speed.py", description=__doc__.splitlines()[0])
     p.add_argument(
@@ -196,6 +304,16 @@ def main(argv=None) -> int:
             f"of {r['benchmark_gflops']:.0f} GFLOP/s, matmul_fraction {r['matmul_fraction']:.3f}",
             flush=True,
         )
+    fused = fused_update([784, 2000, 2000, 2000, 2000], steps=10, reps=max(args.reps // 2, 1))
+    if fused["available"]:
+        print(
+            f"fused BLAS update, 784-2000x4: numpy {fused['numpy_ms_per_step']:.1f} ms/step "
+            f"(fraction {fused['numpy_matmul_fraction']:.3f}), fused "
+            f"{fused['fused_ms_per_step']:.1f} ms/step (fraction "
+            f"{fused['fused_matmul_fraction']:.3f}), first-step difference "
+            f"{fused['first_step_difference']:.1e}",
+            flush=True,
+        )
     record = {
         "what": "non-matmul passes of ff_hybrid_mnist, new vs plain, alternating in one process",
         "command": "python3 tools/bench_ff_speed.py --json "
@@ -205,6 +323,7 @@ def main(argv=None) -> int:
         "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS", "default"),
         "cases": rows,
         "train_ff_loop": loops,
+        "fused_blas_update": fused,
         "sgd_step_2000x2000_s": round(sgd_step_s(5 * args.reps), 6),
         "machine": f"{cpu_model()}, {os.cpu_count()} cores",
         "env": ff.env_block(),
