@@ -459,6 +459,29 @@ def block_backprop(results_dir: Path) -> str:
     return "\n".join(rows)
 
 
+#: Held-out runs of the backprop reference (55,000 training images, the last 5,000 held
+#: out), one weight cost each.
+BP_HOLDOUT = ["backprop_holdout_wc0", "backprop_holdout_wc2e-4"]
+
+
+def block_bpchoice(results_dir: Path) -> str:
+    rows = [
+        "| weight cost | epochs | held-out error % | training loss, last epoch (nats) | record |",
+        "|---|---|---|---|---|",
+    ]
+    for name in BP_HOLDOUT:
+        rec = load_record(results_dir, name)
+        if rec is None:
+            rows.append(f"| not run | | | | {name} |")
+            continue
+        c, m = rec["config"], rec["metrics"]
+        rows.append(
+            f"| {c.get('weight_cost') or 0:g} | {c['epochs']} | {_fmt(m['holdout_error_pct'])} | "
+            f"{rec['history']['backprop']['loss'][-1]:.1e} | [{name}](results/{name}.json) |"
+        )
+    return "\n".join(rows)
+
+
 def block_goodness(results_dir: Path) -> str:
     rows = [
         "| run | layer | test digits | hybrids | separation | accuracy at threshold |",
@@ -549,6 +572,7 @@ BLOCKS = {
     "ablation": block_ablation,
     "control": block_control,
     "backprop": block_backprop,
+    "bpchoice": block_bpchoice,
     "goodness": block_goodness,
     "comparison": block_comparison,
     "env": block_env,
