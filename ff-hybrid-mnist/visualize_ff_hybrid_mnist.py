@@ -392,27 +392,39 @@ def block_speedbench(results_dir: Path) -> str:
     return "\n".join(rows)
 
 
-def block_ablation(results_dir: Path) -> str:
-    rows = [
-        "| peer normalisation | mask blurs | FF epochs | FF rate | weight cost "
-        "| held-out error % per seed | mean | sample std |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for name in ABLATIONS:
+def record_table(results_dir: Path, header: list[str], names: list[str], row) -> str:
+    """A markdown table with one row per record name: row(name, record) gives the cells;
+    an absent record gives a "not run" row."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for name in names:
         rec = load_record(results_dir, name)
-        if rec is None:
-            rows.append(f"| {name} | | | | | not run | | |")
-            continue
-        peer, blur, epochs, lr, wc = ablation_settings(rec)
-        m = rec["metrics"]
-        per = m.get("holdout_error_pct_per_seed", [m["holdout_error_pct"]])
-        sd = m.get("holdout_error_pct_sample_std")
-        rows.append(
-            f"| {peer} | {blur} | {epochs} | {lr:g} | {wc:g} | {', '.join(_fmt(v) for v in per)} "
-            f"(seeds {', '.join(str(s) for s in rec.get('seeds', [rec['seed']]))}) | "
-            f"{_fmt(m['holdout_error_pct'], 3)} | {_fmt(sd, 3)} |"
-        )
-    return "\n".join(rows)
+        cells = row(name, rec) if rec is not None else [name, "not run"]
+        cells += [""] * (len(header) - len(cells))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _ablation_row(name: str, rec: dict) -> list[str]:
+    peer, blur, epochs, lr, wc = ablation_settings(rec)
+    m = rec["metrics"]
+    per = m.get("holdout_error_pct_per_seed", [m["holdout_error_pct"]])
+    seeds = ", ".join(str(s) for s in rec.get("seeds", [rec["seed"]]))
+    return [
+        peer,
+        str(blur),
+        str(epochs),
+        f"{lr:g}",
+        f"{wc:g}",
+        f"{', '.join(_fmt(v) for v in per)} (seeds {seeds})",
+        _fmt(m["holdout_error_pct"], 3),
+        _fmt(m.get("holdout_error_pct_sample_std"), 3),
+    ]
+
+
+def block_ablation(results_dir: Path) -> str:
+    header = ["peer normalisation", "mask blurs", "FF epochs", "FF rate", "weight cost"]
+    header += ["held-out error % per seed", "mean", "sample std"]
+    return record_table(results_dir, header, ABLATIONS, _ablation_row)
 
 
 def block_control(results_dir: Path) -> str:
@@ -464,22 +476,20 @@ def block_backprop(results_dir: Path) -> str:
 BP_HOLDOUT = ["backprop_holdout_wc0", "backprop_holdout_wc2e-4"]
 
 
-def block_bpchoice(results_dir: Path) -> str:
-    rows = [
-        "| weight cost | epochs | held-out error % | training loss, last epoch (nats) | record |",
-        "|---|---|---|---|---|",
+def _bpchoice_row(name: str, rec: dict) -> list[str]:
+    c, m = rec["config"], rec["metrics"]
+    return [
+        f"{c.get('weight_cost') or 0:g}",
+        str(c["epochs"]),
+        _fmt(m["holdout_error_pct"]),
+        f"{rec['history']['backprop']['loss'][-1]:.1e}",
+        f"[{name}](results/{name}.json)",
     ]
-    for name in BP_HOLDOUT:
-        rec = load_record(results_dir, name)
-        if rec is None:
-            rows.append(f"| not run | | | | {name} |")
-            continue
-        c, m = rec["config"], rec["metrics"]
-        rows.append(
-            f"| {c.get('weight_cost') or 0:g} | {c['epochs']} | {_fmt(m['holdout_error_pct'])} | "
-            f"{rec['history']['backprop']['loss'][-1]:.1e} | [{name}](results/{name}.json) |"
-        )
-    return "\n".join(rows)
+
+
+def block_bpchoice(results_dir: Path) -> str:
+    header = ["weight cost", "epochs", "held-out error %", "training loss, last epoch (nats)"]
+    return record_table(results_dir, [*header, "record"], BP_HOLDOUT, _bpchoice_row)
 
 
 def block_goodness(results_dir: Path) -> str:
