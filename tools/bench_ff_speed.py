@@ -17,7 +17,6 @@ Ctrl-C, 74 when the record cannot be written.
 from __future__ import annotations
 
 import os
-import platform
 import signal
 import statistics
 import sys
@@ -30,6 +29,7 @@ FF_DIR = Path(__file__).resolve().parent.parent / "ff-hybrid-mnist"
 sys.path.insert(0, str(FF_DIR))
 
 import ff_hybrid_mnist as ff  # noqa: E402
+import run_all  # noqa: E402  (tools/ is this script's own folder)
 
 
 def plain_masks(rng: np.random.Generator, n: int, n_blur: int = 6) -> np.ndarray:
@@ -51,17 +51,6 @@ def plain_softmax_backward(cache):
     D[np.arange(F.shape[0]), y] -= 1.0
     D /= F.shape[0]
     return F.T @ D, D.sum(axis=0)
-
-
-def cpu_model() -> str:
-    """The CPU's model name from /proc/cpuinfo (Linux), else platform's description."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def cases(rng: np.random.Generator) -> dict:
@@ -325,7 +314,7 @@ def main(argv=None) -> int:
         "train_ff_loop": loops,
         "fused_blas_update": fused,
         "sgd_step_2000x2000_s": round(sgd_step_s(5 * args.reps), 6),
-        "machine": f"{cpu_model()}, {os.cpu_count()} cores",
+        "machine": run_all.machine_description(),
         "env": ff.env_block(),
         "wall_time_s": round(time.perf_counter() - t0, 2),
     }
