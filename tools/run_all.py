@@ -21,6 +21,8 @@ Modes (one at a time)
              committed file.
 --full       run FULL_ARGS of each problem that declares it into
              ``<slug>/results/full.json``; nothing else is written (run --collect next).
+             A full run can take hours: add --progress to see the problem's own
+             progress lines (epochs, ETA) as it runs.
 --golden     rerun every GOLDEN_RUNS entry and rewrite those records under
              ``<slug>/results/`` (after a deliberate change to a problem).
 --collect    run no problem; regenerate every generated block from the committed
@@ -357,16 +359,19 @@ class Children:
         self.live: list[subprocess.Popen] = []
         self.subreaper = False  # set by main(); only then are orphans adopted and reaped
 
-    def start(self, cmd: list[str], cwd: Path, stderr) -> subprocess.Popen:
+    def start(
+        self, cmd: list[str], cwd: Path, stderr, show_output: bool = False
+    ) -> subprocess.Popen:
         """Start ``cmd`` in a new session (its own process group); stderr to a file, so
-        a descendant that keeps the stream open cannot stall run_all."""
+        a descendant that keeps the stream open cannot stall run_all. Its stdout is
+        discarded, or with ``show_output`` shares run_all's own (never a pipe)."""
         env = dict(os.environ, MPLBACKEND=os.environ.get("MPLBACKEND", "Agg"))
         proc = subprocess.Popen(
             cmd,
             cwd=cwd,
             env=env,
             stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
+            stdout=None if show_output else subprocess.DEVNULL,
             stderr=stderr,
             start_new_session=True,
         )
@@ -429,15 +434,18 @@ class Outcome:
     command: str = ""
 
 
-def run_child(cmd: list[str], cwd: Path, budget_s: float) -> tuple[int | None, str, float]:
+def run_child(
+    cmd: list[str], cwd: Path, budget_s: float, show_output: bool = False
+) -> tuple[int | None, str, float]:
     """Run ``cmd`` in its own process group within ``budget_s``; (exit code, stderr, s).
 
     The exit code is None when the budget ran out. The group is terminated and reaped
-    when the command ends, however it ends.
+    when the command ends, however it ends. With ``show_output`` the command's stdout
+    (its progress lines) goes to run_all's stdout instead of being discarded.
     """
     start = time.perf_counter()
     with tempfile.TemporaryFile() as err:
-        proc = CHILDREN.start(cmd, cwd, err)
+        proc = CHILDREN.start(cmd, cwd, err, show_output)
         try:
             try:
                 code = proc.wait(timeout=budget_s)
@@ -472,6 +480,7 @@ def run_problem(
     json_path: Path,
     full: bool = False,
     root: Path | None = None,
+    show_output: bool = False,
 ) -> Outcome:
     """Run one problem (smoke: --smoke; full: FULL_ARGS; else HEADLINE_ARGS), check its record.
 
@@ -487,7 +496,8 @@ def run_problem(
     root = root or problem.folder.parent
     cmd = [sys.executable, rel(problem.script, root), *extra, "--json", str(json_path)]
     command = shown_command(cmd[:-2])
-    code, stderr, seconds = run_child(cmd, root, budget_s)
+    sys.stdout.flush()  # run_all's own lines first when the child shares stdout
+    code, stderr, seconds = run_child(cmd, root, budget_s, show_output)
     if code is None:
         return Outcome(
             problem, False, seconds, None, f"overran its {budget_s:.0f} s budget", command
@@ -847,6 +857,12 @@ def build_parser() -> CleanParser:
         help="this problem only (repeatable; a problem folder's name, e.g. xor)",
     )
     parser.add_argument(
+        "--progress",
+        action="store_true",
+        help="show each problem's own output (its progress lines) while it runs; by "
+        "default only run_all's summary lines are printed",
+    )
+    parser.add_argument(
         "--root",
         metavar="DIR",
         help="catalog root folder holding the problem folders (default: this repository)",
@@ -883,6 +899,8 @@ def main(argv: list[str] | None = None) -> int:
         why = check_output_path(args.out, "file")
         if why:
             parser.error(f"--out {why}")
+    if args.progress and (args.collect or args.golden):
+        parser.error("--progress goes with a run mode (default, --smoke or --full)")
     root = Path(args.root).resolve() if args.root else ROOT
     if not root.is_dir():
         parser.error(f"--root {args.root}: not a folder")
@@ -962,7 +980,14 @@ def do_runs(args, problems: list[Problem], selected: list[Problem], parser, root
                 budget, shown = p.headline_budget_s, " ".join(p.headline_args) or "(defaults)"
             tag = f"[{i}/{len(selected)}] {p.slug}"
             print(f"{tag}: {shown} (budget {budget:.0f} s) ...", flush=True)
-            out = run_problem(p, args.smoke, budget, Path(tmp) / f"{p.slug}.json", args.full)
+            out = run_problem(
+                p,
+                args.smoke,
+                budget,
+                Path(tmp) / f"{p.slug}.json",
+                args.full,
+                show_output=args.progress,
+            )
             outcomes.append(out)
             if not out.ok:
                 print(f"{tag}: FAILED — {out.reason}", flush=True)

@@ -56,6 +56,7 @@ if "--smoke" in args:
 out = args[args.index("--json") + 1]
 here = os.path.dirname(os.path.abspath(__file__))
 open(os.path.join(here, "pid"), "w").write(str(os.getpid()))
+print("toy: progress line", flush=True)
 rec = {record}
 rec["headline"]["value"] = {value}
 if "--big" in args:
@@ -661,6 +662,21 @@ def test_full_writes_only_full_json(tmp_path):
     assert "[results/full.json](results/full.json)" in (root / "toy-b" / "README.md").read_text()
 
 
+@pytest.mark.parametrize("mode", [[], ["--smoke"], ["--full"]])
+def test_progress_shows_the_problems_own_output_only_when_asked(tmp_path, mode):
+    root = make_catalog(tmp_path / "cat", toy_a="ok")
+    make_problem(root, "toy-b", extra='FULL_ARGS = ["--mode", "ok"]\n')
+    seed_records(root)
+    quiet = run(root, *mode, "--only", "toy-b")
+    shown = run(root, *mode, "--only", "toy-b", "--progress")
+    assert quiet.returncode == shown.returncode == 0, shown.stdout + shown.stderr
+    assert "toy: progress line" not in quiet.stdout
+    # the child's line comes after run_all's own line announcing the problem
+    lines = shown.stdout.splitlines()
+    start = next(i for i, ln in enumerate(lines) if ln.startswith("[1/1] toy-b: ") and "..." in ln)
+    assert lines[start + 1] == "toy: progress line"
+
+
 def test_golden_rewrites_the_declared_records(tmp_path):
     root = make_catalog(tmp_path / "cat")
     make_problem(
@@ -760,6 +776,8 @@ def test_run_all_interrupted_ends_its_problem(tmp_path, signum, code, word):
         ["--out", "x.md"],
         ["--smoke", "--collect"],
         ["--root", "/no/such/folder"],
+        ["--collect", "--progress"],
+        ["--golden", "--progress"],
     ],
 )
 def test_bad_input_is_one_line_and_starts_nothing(tmp_path, args):
