@@ -496,7 +496,6 @@ def run_problem(
     root = root or problem.folder.parent
     cmd = [sys.executable, rel(problem.script, root), *extra, "--json", str(json_path)]
     command = shown_command(cmd[:-2])
-    sys.stdout.flush()  # run_all's own lines first when the child shares stdout
     code, stderr, seconds = run_child(cmd, root, budget_s, show_output)
     if code is None:
         return Outcome(
