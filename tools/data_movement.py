@@ -1141,7 +1141,8 @@ def measure_ff(smoke: bool) -> dict:
             "frozen features is not included",
         }
     ]
-    # backprop: a committed non-smoke run of the backprop reference, if there is one
+    # backprop: the committed non-smoke runs of the backprop reference on FF's protocol
+    # (all training images, none held out); held-out choice runs train on fewer images
     bp_runs = []
     for path in sorted((ROOT / "ff-hybrid-mnist" / "results").glob("*.json")):
         try:
@@ -1149,7 +1150,12 @@ def measure_ff(smoke: bool) -> dict:
         except (OSError, ValueError):
             continue
         c = rec.get("config", {})
-        if c.get("learner") == "backprop" and not c.get("smoke") and c.get("preset") != "smoke":
+        if (
+            c.get("learner") == "backprop"
+            and not c.get("smoke")
+            and c.get("preset") != "smoke"
+            and not c.get("n_holdout")
+        ):
             bp_runs.append((path.name, rec))
     for name, rec in bp_runs:
         c = rec["config"]
