@@ -53,6 +53,11 @@ if __name__ == "__main__":  # before the slow numpy import: a signal never shows
         # depend on the machine's core count (the thread count changes float32 sums).
         for _k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ.setdefault(_k, "1")
+        # ... nor on the CPU model: the AVX2 kernels of OpenBLAS and numpy on every
+        # x86-64 CPU that has them (AVX-512 CPUs would otherwise round differently).
+        if "avx2" in (Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""):
+            os.environ.setdefault("OPENBLAS_CORETYPE", "Haswell")
+            os.environ.setdefault("NPY_DISABLE_CPU_FEATURES", "X86_V4 AVX512_ICL AVX512_SPR")
 
 import numpy as np  # noqa: E402
 
@@ -1310,9 +1315,11 @@ def readout_features(layers, X, batch=2000):
     """Read-out input: the unit-RMS activities of the last three hidden layers, side by
     side (section 3.2). float32 (n, sum of the last three widths).
 
-    The same values as concatenating forward_features(layers, X)[-3:], to the bit (each
-    row is normalised on its own), written straight into one array: no per-layer copies
-    and no second normalisation pass over the n rows.
+    The same values as concatenating forward_features(layers, X, batch)[-3:], to the bit
+    (each row is normalised on its own), written straight into one array: no per-layer
+    copies and no second normalisation pass over the n rows. With another batch the
+    values may differ in the last bit (a BLAS kernel may round a row differently in a
+    taller matmul).
     """
     keep = list(range(len(layers)))[-3:]
     widths = [layers[i]["W"].shape[1] for i in keep]
@@ -1547,6 +1554,7 @@ def env_block() -> dict:
         "numpy": np.__version__,
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
+        "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", "auto"),
     }
 
 
@@ -1697,12 +1705,13 @@ GOLDEN_RUNS = {
     "smoke.json": ["ff_hybrid_mnist.py", "--smoke"],
     "smoke_backprop.json": ["ff_hybrid_mnist.py", "--smoke", "--learner", "backprop"],
 }
-#: 0.0: the smoke runs use one BLAS thread and are bit-reproducible on this machine
-#: (measured: repeated runs identical). The thread count alone changes float32 sgemm
-#: results in the last bit, and two epochs of FF amplify that to whole test digits
-#: (measured: the smoke test error moved from 26.4% with 2 threads to 24.9% with 1), so
-#: on a CPU where OpenBLAS picks another kernel even the integer counts differ and no
-#: float tolerance would absorb it: regenerate with `python3 tools/run_all.py --golden`.
+#: 0.0: the smoke runs use one BLAS thread and the AVX2 kernels of OpenBLAS and numpy on
+#: any x86-64 CPU (see the top of this file), and are bit-reproducible (measured: repeated
+#: runs identical). The thread count alone changes float32 sgemm results in the last bit,
+#: and two epochs of FF amplify that to whole test digits (measured: the smoke test error
+#: moved from 26.4% with 2 threads to 24.9% with 1; an AVX-512 and an AVX2 CPU with their
+#: own kernels gave 24.9% and 25.3%), so no float tolerance would absorb a kernel change;
+#: on a CPU without AVX2 regenerate with `python3 tools/run_all.py --golden`.
 GOLDEN_RTOL = 0.0
 
 

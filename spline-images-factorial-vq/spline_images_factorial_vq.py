@@ -61,6 +61,11 @@ if __name__ == "__main__":  # before the heavy imports: an early Ctrl-C / SIGTER
 # Small matrices: multi-threaded BLAS only adds overhead (and hurts on a shared machine).
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# The same AVX2 kernels of OpenBLAS and numpy on every x86-64 CPU that has them, so the
+# records do not depend on the CPU model (an AVX-512 CPU's own kernels round differently).
+if "avx2" in (Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""):
+    os.environ.setdefault("OPENBLAS_CORETYPE", "Haswell")
+    os.environ.setdefault("NPY_DISABLE_CPU_FEATURES", "X86_V4 AVX512_ICL AVX512_SPR")
 
 import numpy as np  # noqa: E402
 
@@ -100,9 +105,12 @@ GOLDEN_RUNS = {
     ],
     "smoke_bounds.json": ["dl_bounds.py", "--smoke"],
 }
-# float64 throughout and single-threaded BLAS: reruns on this machine are bit-identical
-# (measured: 0 differing values over repeated runs). 1e-9 leaves room only for a
-# different BLAS kernel's summation order, far below any change a test should catch.
+# float64 throughout, single-threaded BLAS and the same AVX2 kernels on every x86-64 CPU
+# (above): reruns are bit-identical (measured: 0 differing values over repeated runs).
+# 1e-9 leaves room only for last-bit differences, far below any change a test should
+# catch. Without the kernel pin an AVX-512 and an AVX2 CPU differed by 1e-4 relative in
+# the pca5 model (its LAPACK eigendecomposition), so a CPU without AVX2 may need
+# `python3 tools/run_all.py --golden --only spline-images-factorial-vq`.
 GOLDEN_RTOL = 1e-9
 
 STUB = "spline-images-factorial-vq"
@@ -1418,6 +1426,7 @@ def env_info():
         "numpy": np.__version__,
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
+        "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", "auto"),
     }
 
 

@@ -222,6 +222,16 @@ def run_cli(*args, cwd=None):
     )
 
 
+def expected_coretype() -> str:
+    """The OpenBLAS kernel a run should record: the caller's OPENBLAS_CORETYPE, else the
+    AVX2 (Haswell) kernels pinned on any CPU that has AVX2, else OpenBLAS's own choice."""
+    import os
+
+    cpuinfo = Path("/proc/cpuinfo")
+    avx2 = cpuinfo.exists() and "avx2" in cpuinfo.read_text()
+    return os.environ.get("OPENBLAS_CORETYPE") or ("Haswell" if avx2 else "auto")
+
+
 def test_smoke_writes_valid_record(tmp_path):
     out = tmp_path / "sub" / "smoke.json"
     r = run_cli("--smoke", "--json", str(out), "--models", ",".join(s.CLASSIC_MODELS))
@@ -237,6 +247,8 @@ def test_smoke_writes_valid_record(tmp_path):
             assert len(rec["metrics"]["models"][m][k]) == 1
             assert math.isfinite(rec["metrics"]["models"][m][k][0])
     assert rec["wall_time_s"] > 0 and "numpy" in rec["env"]
+    # every run pins the CPU kernels, so the golden records hold on any x86-64 CPU
+    assert rec["env"]["openblas_coretype"] == expected_coretype()
 
 
 @pytest.mark.parametrize(

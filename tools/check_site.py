@@ -746,6 +746,11 @@ def _main(argv: list[str] | None) -> int:
     root = args.root.resolve()
     if not build_site.is_file(root / "mkdocs.yml") or not build_site.is_file(root / "README.md"):
         parser.error(f"{root} has no mkdocs.yml and README.md (--root: the repository root)")
+    # the arguments first, then what the machine lacks
+    shots = None if args.screenshots is None else args.screenshots.resolve()
+    why = build_site.check_output_folder(shots) if shots else None
+    if why:
+        parser.error(f"--screenshots: {why}")
     if not os.access(args.chromium, os.X_OK) or os.path.isdir(args.chromium):
         parser.error(
             f"no Chromium at {args.chromium} (Debian: apt-get install -y chromium; or --chromium)"
@@ -754,12 +759,7 @@ def _main(argv: list[str] | None) -> int:
         import playwright.sync_api  # noqa: F401
     except ImportError:
         parser.error("playwright is not installed (python3 -m pip install -r requirements-dev.txt)")
-    shots = None
-    if args.screenshots is not None:
-        shots = args.screenshots.resolve()
-        why = build_site.check_output_folder(shots)
-        if why:
-            parser.error(f"--screenshots: {why}")
+    if shots is not None:
         try:
             for old in [*shots.glob("*.png"), *shots.glob("*.jpg")]:
                 old.unlink()
