@@ -1633,22 +1633,24 @@ PRESETS = {
     },
     # goal: test error < 2.0 % in < 120 s on 2 cores. All 60,000 training images (the
     # choices were made on runs with the last 5,000 held out: --n-train 55000
-    # --n-holdout 5000). 5 epochs: held-out error fell from 3 to 6 epochs (1.98, 1.92,
-    # 1.83, 1.79 % over 3 seeds), and 5 is the most that fits the 120 s goal.
+    # --n-holdout 5000). 6 epochs: the held-out error fell with every epoch from 3 to 6
+    # (1.98, 1.92, 1.83, 1.79 % mean over 3 seeds). The untrained-network control is a
+    # separate run (--epochs 0, results/fast_control.json), so the sixth epoch fits 120 s.
     "fast": {
         "layer_sizes": [784, 1000, 1000, 1000, 1000],
-        "epochs": 5,
+        "epochs": 6,
         "batch_size": 100,
         "lr": 0.0005,
         "n_train": 60000,
         "n_holdout": 0,
         "n_test": 10000,
         "readout_epochs": 30,
+        "random_baseline": False,
     },
     # the paper's network on all 60,000 training images, planned for the paper's 100
     # epochs; the FF time budget (per seed) re-fits the epoch count to the machine's pace.
     # No untrained-network control here (it costs a read-out on 60,000 x 6,000 features;
-    # the fast preset and results/full_55k_seed0.json carry it).
+    # results/fast_control.json and results/full_55k_seed0.json carry it).
     # Read-out rate 0.03: the best of {0.03, 0.1, 0.3} on held-out images in the earlier
     # 100-epoch run on 55,000 images (results/full_55k_seed0.json).
     "full": {

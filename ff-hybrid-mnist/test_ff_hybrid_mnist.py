@@ -687,6 +687,74 @@ def test_divergence_exits_3_without_record(tmp_path):
     assert not out.exists() and not list(tmp_path.iterdir())
 
 
+def test_extra_full_seeds_and_separate_controls_reach_the_readme(tmp_path):
+    """A full_seed<k>.json with full.json's config (but the seed) joins the all-seeds mean
+    of the goals table, one with another config does not; a control run on its own
+    (CONTROLS) is shown next to the FF run it controls."""
+    import json
+
+    cfg = {"seed": 0, "epochs": 100, "lr": 0.0005, "n_train": 60000, "n_holdout": 0}
+    timing = {"matmul_fraction": 0.5}
+
+    def write(name, rec):
+        (tmp_path / f"{name}.json").write_text(json.dumps(rec))
+
+    full_m = {
+        "test_error_pct": 1.5,
+        "test_error_pct_per_seed": [1.6, 1.4],
+        "ff_epochs_completed": 100,
+        "ff_epochs_completed_per_seed": [100, 100],
+    }
+    write(
+        "full",
+        {
+            "config": cfg,
+            "metrics": full_m,
+            "n_seeds": 2,
+            "wall_time_s": 5000.0,
+            "timing": {"per_seed": [timing, timing]},
+        },
+    )
+    one = {"n_seeds": 1, "wall_time_s": 2500.0, "timing": timing}
+    write(
+        "full_seed2",
+        {
+            **one,
+            "config": {**cfg, "seed": 2},
+            "metrics": {"test_error_pct": 1.3, "ff_epochs_completed": 97},
+        },
+    )
+    write(
+        "full_seed3",
+        {
+            **one,
+            "config": {**cfg, "seed": 3, "lr": 0.001},
+            "metrics": {"test_error_pct": 9.0, "ff_epochs_completed": 100},
+        },
+    )
+    assert viz.full_preset_seeds(tmp_path) == [(0, 1.6, 100), (1, 1.4, 100), (2, 1.3, 97)]
+    goals = viz.block_goals(tmp_path)
+    assert (
+        "| full preset, test error (mean over all 3 seeds on record) | <= 1.37% (paper) | " in goals
+    )
+    assert "| 1.43% | no |" in goals  # (1.6 + 1.4 + 1.3) / 3, rounded to 0.01 on show
+    (tmp_path / "full_seed2.json").unlink()
+    assert "seeds on record" not in viz.block_goals(tmp_path)  # only full.json: no extra row
+
+    fast_m = {"test_error_pct": 2.0, "holdout_error_pct": None}
+    write("headline", {"config": cfg, "metrics": fast_m})
+    write(
+        "fast_control",
+        {
+            "config": {**cfg, "epochs": 0},
+            "metrics": {"test_error_pct": 4.1, "holdout_error_pct": None},
+        },
+    )
+    assert viz.block_control(tmp_path).splitlines()[-1] == (
+        "| fast (control: `fast_control`) | n/a / 4.10 | n/a / 2.00 |"
+    )
+
+
 def test_readme_in_sync_with_records():
     readme = (HERE / "README.md").read_text()
     assert viz.render_readme(readme, HERE / "results") == readme

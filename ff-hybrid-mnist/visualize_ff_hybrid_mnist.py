@@ -52,11 +52,13 @@ def load_record(results_dir: Path, name: str) -> dict | None:
 
 
 #: FF runs shown in the README: record file -> label. full.json is the catalog's headline
-#: (the full preset on all 60,000 images, two seeds); full_55k_seed0.json the earlier
-#: 100-epoch run on 55,000 images with 5,000 held out; headline.json the fast preset
-#: (written by tools/run_all.py); fast_adam.json the fast network with the first recipe.
+#: (the full preset on all 60,000 images, two seeds); full_seed2.json one more seed of the
+#: same preset, run on its own; full_55k_seed0.json the earlier 100-epoch run on 55,000
+#: images with 5,000 held out; headline.json the fast preset (written by
+#: tools/run_all.py); fast_adam.json the fast network with the first recipe.
 RUNS = {
     "full": "full",
+    "full_seed2": "full_seed2",
     "full_55k_seed0": "full_55k",
     "headline": "fast",
     "fast_adam": "fast_adam",
@@ -427,11 +429,17 @@ def block_ablation(results_dir: Path) -> str:
     return record_table(results_dir, header, ABLATIONS, _ablation_row)
 
 
+#: Untrained-network controls run on their own (--epochs 0): control record -> the FF run
+#: record it is the control of (same preset and seed, so the same initial network).
+CONTROLS = {"fast_control": "headline"}
+
+
 def block_control(results_dir: Path) -> str:
     rows = [
         "| run | untrained network, held-out / test error % | after FF, held-out / test error % |",
         "|---|---|---|",
     ]
+    labels = dict(RUNS)
     for tag, rec in run_records(results_dir):
         m = rec["metrics"]
         if m.get("random_features_train_error_pct") is None:
@@ -439,6 +447,16 @@ def block_control(results_dir: Path) -> str:
         rows.append(
             f"| {tag} | {_fmt(m['random_features_holdout_error_pct'])} / "
             f"{_fmt(m.get('random_features_test_error_pct'))} | "
+            f"{_fmt(m['holdout_error_pct'])} / {_fmt(m['test_error_pct'])} |"
+        )
+    for name, run_name in CONTROLS.items():
+        ctl, rec = load_record(results_dir, name), load_record(results_dir, run_name)
+        if ctl is None or rec is None:
+            continue
+        mc, m = ctl["metrics"], rec["metrics"]
+        rows.append(
+            f"| {labels[run_name]} (control: `{name}`) | {_fmt(mc['holdout_error_pct'])} / "
+            f"{_fmt(mc['test_error_pct'])} | "
             f"{_fmt(m['holdout_error_pct'])} / {_fmt(m['test_error_pct'])} |"
         )
     return "\n".join(rows)
@@ -539,6 +557,27 @@ def block_env(results_dir: Path) -> str:
     return "\n".join(lines)
 
 
+def full_preset_seeds(results_dir: Path) -> list[tuple[int, float, int]]:
+    """(seed, test error %, FF epochs) of every committed full-preset seed: full.json's
+    seeds, then each full_seed<k>.json whose config equals full.json's but for the seed.
+    Empty when full.json is absent."""
+    full = load_record(results_dir, "full")
+    if full is None:
+        return []
+    m, c0 = full["metrics"], full["config"]
+    n = full.get("n_seeds", 1)
+    errs = m.get("test_error_pct_per_seed", [m["test_error_pct"]])
+    eps = m.get("ff_epochs_completed_per_seed", [m["ff_epochs_completed"]])
+    out = [(c0["seed"] + i, errs[i], eps[i]) for i in range(n)]
+    same = {k: v for k, v in c0.items() if k != "seed"}
+    for p in sorted(Path(results_dir).glob("full_seed*.json")):
+        rec = json.loads(p.read_text())
+        c, mk = rec["config"], rec["metrics"]
+        if {k: v for k, v in c.items() if k != "seed"} == same and rec.get("n_seeds", 1) == 1:
+            out.append((c["seed"], mk["test_error_pct"], mk["ff_epochs_completed"]))
+    return sorted(out)
+
+
 def block_goals(results_dir: Path) -> str:
     """The targets set for this problem next to what the committed records measured."""
     rows = ["| goal | target | measured | met |", "|---|---|---|---|"]
@@ -555,6 +594,11 @@ def block_goals(results_dir: Path) -> str:
         row("full preset, test error (mean over seeds)", "<= 1.37% (paper)", m["test_error_pct"],
             m["test_error_pct"] <= ff.PAPER_TEST_ERROR_PCT, "%")  # fmt: skip
         row("full preset, seeds", ">= 2", n, n >= 2)
+        every = full_preset_seeds(results_dir)
+        if len(every) > n:
+            mean = round(sum(e for _, e, _ in every) / len(every), 3)
+            row(f"full preset, test error (mean over all {len(every)} seeds on record)",
+                "<= 1.37% (paper)", mean, mean <= ff.PAPER_TEST_ERROR_PCT, "%")  # fmt: skip
         per_seed_s = full["wall_time_s"] / n  # seeds run side by side, one core each
         row("full preset, wall time per seed (run wall time / seeds)", "<= 2700 s (45 min)",
             round(per_seed_s), per_seed_s <= 2700, " s")  # fmt: skip
@@ -652,7 +696,8 @@ def _main(argv) -> int:
         recs = {"smoke": rec}
         made = [fig_hybrids(outdir, args.seed, Path(args.data_dir), n=200)]
     else:
-        recs = dict(run_records(results))
+        # an extra seed of the full preset would only overlay full's curves
+        recs = {t: r for t, r in run_records(results) if t != "full_seed2"}
         made = [fig_hybrids(outdir, args.seed, Path(args.data_dir))]
         a = fig_ablation(results, outdir)
         made += [a] if a else []
