@@ -571,7 +571,7 @@ def full_preset_seeds(results_dir: Path) -> list[tuple[int, float, int]]:
     out = [(c0["seed"] + i, errs[i], eps[i]) for i in range(n)]
     same = {k: v for k, v in c0.items() if k != "seed"}
     for p in sorted(Path(results_dir).glob("full_seed*.json")):
-        rec = json.loads(p.read_text())
+        rec = load_record(results_dir, p.stem)
         c, mk = rec["config"], rec["metrics"]
         if {k: v for k, v in c.items() if k != "seed"} == same and rec.get("n_seeds", 1) == 1:
             out.append((c["seed"], mk["test_error_pct"], mk["ff_epochs_completed"]))
