@@ -53,11 +53,14 @@ if __name__ == "__main__":  # before the slow numpy import: a signal never shows
         # depend on the machine's core count (the thread count changes float32 sums).
         for _k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ.setdefault(_k, "1")
-        # ... nor on the CPU model: the AVX2 kernels of OpenBLAS and numpy on every
-        # x86-64 CPU that has them (AVX-512 CPUs would otherwise round differently).
-        if "avx2" in (Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""):
-            os.environ.setdefault("OPENBLAS_CORETYPE", "Haswell")
-            os.environ.setdefault("NPY_DISABLE_CPU_FEATURES", "X86_V4 AVX512_ICL AVX512_SPR")
+    # Every run uses the AVX2 kernels of OpenBLAS and numpy on any x86-64 CPU that has
+    # them, so its result does not depend on the CPU model: an AVX-512 CPU's own kernels
+    # round differently, and FF training amplifies that to whole test digits (the README's
+    # "CPU kernels" table, from results/headline.json and results/fast_kernel_avx512.json).
+    # An explicit setting in the environment wins; an empty one restores the CPU's own.
+    if "avx2" in (Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""):
+        os.environ.setdefault("OPENBLAS_CORETYPE", "Haswell")
+        os.environ.setdefault("NPY_DISABLE_CPU_FEATURES", "X86_V4 AVX512_ICL AVX512_SPR")
 
 import numpy as np  # noqa: E402
 
@@ -671,25 +674,41 @@ class SGD:
     """Momentum SGD, the optimiser of Hinton's FF code (--optimizer sgd).
 
     m = momentum * m + lr * (grad + weight_cost * p);  p -= m.
+
+    The update runs one cache-sized row block at a time (row_blocks), with the scaled
+    gradient lr * (grad + weight_cost * p) formed in a block-sized scratch buffer that
+    stays in cache, so each step streams p and m through memory once and grad once,
+    read only. Every element sees the same float operations in the same order as the
+    plain formula (ff_layer_update_reference), so results are identical to the bit.
     """
 
-    def __init__(self, shape, dtype=np.float32, momentum=0.9):
+    def __init__(self, shape, dtype=np.float32, momentum=0.9, block_bytes: int = 1 << 18):
         self.m = np.zeros(shape, dtype)
-        self.tmp = np.zeros(shape, dtype)
+        self.blocks = row_blocks(self.m, block_bytes)
+        rows = max(sl.stop - sl.start for sl in self.blocks)
+        self.scratch = np.empty((rows, *self.m.shape[1:]), dtype)
         self.mu = momentum
 
     def step(self, p: np.ndarray, grad: np.ndarray, lr: float, weight_cost: float = 0.0) -> None:
         """One update of p in place (L2 weight cost coupled into the gradient, as in the
-        paper's code). p, grad: float32 arrays of the same shape; grad is overwritten."""
-        for sl in row_blocks(p):
+        paper's code; no weight cost on biases is the caller's choice).
+
+        Args:
+            p: float32 array of the optimiser's shape, updated in place.
+            grad: float32 array of the same shape, the loss gradient (not modified).
+            lr: learning rate. weight_cost: L2 coefficient (0 = none).
+        """
+        for sl in self.blocks:
             g, m, w = grad[sl], self.m[sl], p[sl]
+            s = self.scratch[: g.shape[0]]
             if weight_cost:
-                tmp = self.tmp[sl]
-                np.multiply(w, weight_cost, out=tmp)
-                g += tmp
+                np.multiply(w, weight_cost, out=s)
+                np.add(g, s, out=s)
+                s *= lr
+            else:
+                np.multiply(g, lr, out=s)
             m *= self.mu
-            g *= lr
-            m += g
+            m += s
             w -= m
 
 
@@ -1554,8 +1573,18 @@ def env_block() -> dict:
         "numpy": np.__version__,
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
-        "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", "auto"),
+        "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE") or "auto",
+        "npy_disable_cpu_features": os.environ.get("NPY_DISABLE_CPU_FEATURES", ""),
+        "cpu_has_avx512f": _cpu_flag("avx512f"),
     }
+
+
+def _cpu_flag(flag: str) -> bool | None:
+    """Whether /proc/cpuinfo lists `flag` (None where there is no /proc/cpuinfo)."""
+    try:
+        return flag in Path("/proc/cpuinfo").read_text().split()
+    except OSError:
+        return None
 
 
 #: Per-seed scalar metrics that a sweep reports as mean, sample std and per-seed list.

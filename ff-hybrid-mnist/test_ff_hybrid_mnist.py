@@ -388,6 +388,28 @@ def test_sgd_step_matches_formula():
     assert np.allclose(p0, p, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("weight_cost", [0.004, 0.0])
+@pytest.mark.parametrize("shape", [(1000, 600), (600,), (3, 5)])
+def test_sgd_step_is_the_plain_float32_formula_to_the_bit(shape, weight_cost):
+    """The blocked update in its scratch buffer rounds exactly like the plain formula of
+    ff_layer_update_reference, and leaves the gradient untouched."""
+    rng = np.random.default_rng(2)
+    p = rng.standard_normal(shape, dtype=np.float32)
+    q = p.copy()
+    opt = ff.SGD(shape, momentum=0.9)
+    assert opt.scratch.size * 4 <= max(1 << 18, 4 * int(np.prod(shape[1:], dtype=int)))
+    m = np.zeros(shape, np.float32)
+    for _ in range(3):
+        g = rng.standard_normal(shape, dtype=np.float32)
+        g0 = g.copy()
+        d = g + q * np.float32(weight_cost) if weight_cost else g
+        m = m * np.float32(0.9) + d * np.float32(0.0005)
+        q = q - m
+        opt.step(p, g, 0.0005, weight_cost=weight_cost)
+        assert np.array_equal(g, g0)
+        assert np.array_equal(opt.m, m) and np.array_equal(p, q)
+
+
 def test_adam_step_matches_formula():
     """Adam with the bias correction folded into the step size (Kingma & Ba, section 2)."""
     rng = np.random.default_rng(1)
@@ -1000,3 +1022,42 @@ def test_bench_fused_blas_update_is_the_same_rule():
         assert moved > 1e-6
         assert np.abs(p["W"] - q["W"]).max() < 1e-3 * moved
         np.testing.assert_allclose(p["b"], q["b"], rtol=1e-4, atol=1e-6 * np.abs(p["b"]).max())
+
+
+def test_bench_plain_sgd_is_the_same_update_to_the_bit():
+    """The benchmark's earlier SGD (whole-matrix scratch, gradient scaled in place) and
+    the shipped one (block scratch) compute the same numbers, so its speed-up is a fair
+    comparison."""
+    sys.path.insert(0, str(HERE.parent / "tools"))
+    import bench_ff_speed
+
+    rng = np.random.default_rng(5)
+    shape = (700, 300)
+    p_new = rng.standard_normal(shape, dtype=np.float32)
+    p_plain = p_new.copy()
+    new, plain = ff.SGD(shape), bench_ff_speed.PlainSGD(shape)
+    assert len(ff.row_blocks(p_new)) > 1
+    for _ in range(3):
+        g = rng.standard_normal(shape, dtype=np.float32)
+        new.step(p_new, g.copy(), 0.01, weight_cost=0.004)
+        plain.step(p_plain, g.copy(), 0.01, weight_cost=0.004)
+    assert np.array_equal(p_new, p_plain) and np.array_equal(new.m, plain.m)
+
+
+def test_every_run_pins_the_cpu_kernels_not_only_the_smoke_run(tmp_path):
+    """A run of another preset records the same AVX2 kernels as the smoke run (unless
+    the caller's environment chose its own), and more than one BLAS thread is allowed."""
+    import json
+    import os
+
+    out = tmp_path / "tiny.json"
+    r = _run_cli(
+        *("--preset", "fast", "--layer-sizes", "784", "16", "16", "16", "16", "--epochs", "1"),
+        *("--n-train", "300", "--n-test", "100", "--readout-epochs", "1", "--json", str(out)),
+    )
+    assert r.returncode == 0, r.stderr
+    env = json.loads(out.read_text())["env"]
+    assert env["openblas_coretype"] == expected_coretype()
+    if expected_coretype() == "Haswell" and "NPY_DISABLE_CPU_FEATURES" not in os.environ:
+        assert env["npy_disable_cpu_features"] == "X86_V4 AVX512_ICL AVX512_SPR"
+    assert env["cpu_has_avx512f"] in (True, False, None)

@@ -53,6 +53,43 @@ def plain_softmax_backward(cache):
     return F.T @ D, D.sum(axis=0)
 
 
+class PlainSGD:
+    """The momentum-SGD step as the catalog had it before: the same row blocks, but the
+    weight cost and the rate scaled into the gradient buffer in place, through a
+    scratch array the size of the whole matrix (the same rounding as ff.SGD)."""
+
+    def __init__(self, shape):
+        self.m = np.zeros(shape, np.float32)
+        self.tmp = np.zeros(shape, np.float32)
+        self.mu = 0.9
+
+    def step(self, p, grad, lr, weight_cost=0.0):
+        for sl in ff.row_blocks(p):
+            g, m, w = grad[sl], self.m[sl], p[sl]
+            if weight_cost:
+                tmp = self.tmp[sl]
+                np.multiply(w, weight_cost, out=tmp)
+                g += tmp
+            m *= self.mu
+            g *= lr
+            m += g
+            w -= m
+
+
+def sgd_pair(rng: np.random.Generator):
+    """(new, plain, setup) for one SGD step on a 2000 x 2000 layer; setup (untimed)
+    restores the gradient that the plain step overwrites."""
+    p = rng.standard_normal((2000, 2000), dtype=np.float32)
+    g = rng.standard_normal((2000, 2000), dtype=np.float32)
+    p_new, p_plain, gbuf = p.copy(), p.copy(), np.empty_like(g)
+    new, plain = ff.SGD(p.shape), PlainSGD(p.shape)
+    return (
+        lambda: new.step(p_new, gbuf, 1e-6, 0.004),
+        lambda: plain.step(p_plain, gbuf, 1e-6, 0.004),
+        lambda: np.copyto(gbuf, g),
+    )
+
+
 def cases(rng: np.random.Generator) -> dict:
     """name -> (new callable, plain callable, what)."""
     # read-out step on sharp logits: most class probabilities are subnormal, as late in
@@ -63,7 +100,14 @@ def cases(rng: np.random.Generator) -> dict:
     _, cache = ff.softmax_forward(W, np.zeros(10, np.float32), F, y)
     layers = ff.init_layers(rng, [784, 1000, 1000, 1000, 1000])
     X = rng.random((10000, 784), dtype=np.float32)
+    sgd_new, sgd_plain, sgd_setup = sgd_pair(rng)
     return {
+        "sgd_step_2000x2000": (
+            sgd_new,
+            sgd_plain,
+            "momentum-SGD step with weight cost, one 2000 x 2000 layer",
+            sgd_setup,
+        ),
         "readout_backward_500x3000": (
             lambda: ff.softmax_backward(cache),
             lambda: plain_softmax_backward(cache),
@@ -82,11 +126,17 @@ def cases(rng: np.random.Generator) -> dict:
     }
 
 
-def bench(new, plain, reps: int) -> dict:
-    new(), plain()  # warm up
+def bench(new, plain, reps: int, setup=None) -> dict:
+    """Median times of new() and plain(), alternating, and the ratios plain / new;
+    setup(), when given, runs untimed before every call."""
+    setup = setup or (lambda: None)
+    for fn in (new, plain):  # warm up
+        setup()
+        fn()
     tn, tp = [], []
     for _ in range(reps):
         for fn, out in ((new, tn), (plain, tp)):
+            setup()
             t = time.perf_counter()
             fn()
             out.append(time.perf_counter() - t)
@@ -276,8 +326,8 @@ def main(argv=None) -> int:
         ff.check_output_path(parser, "--json", args.json, ".json")
     t0 = time.perf_counter()
     rows = {}
-    for name, (new, plain, what) in cases(np.random.default_rng(0)).items():
-        rows[name] = {"what": what, **bench(new, plain, args.reps)}
+    for name, (new, plain, what, *setup) in cases(np.random.default_rng(0)).items():
+        rows[name] = {"what": what, **bench(new, plain, args.reps, *setup)}
         r = rows[name]
         print(
             f"{name:28s} new {r['new_median_s'] * 1e3:9.2f} ms  plain "
