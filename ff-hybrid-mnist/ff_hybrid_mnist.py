@@ -2111,14 +2111,23 @@ def _main(argv) -> int:
     return 0
 
 
-def main(argv=None) -> int:
+def main(argv=None, exiting: bool = False) -> int:
     """Entry point: exit 0 ok, 2 bad input or data, 3 diverged, 74 cannot write,
-    130 interrupted, 143 terminated; one line on stderr, never a traceback."""
+    130 interrupted, 143 terminated; one line on stderr, never a traceback.
+
+    exiting=True (the command line): once the work has ended, however it ended, SIGINT
+    and SIGTERM stay blocked until the process exits, so a second signal can neither
+    interrupt the one-line message nor kill the interpreter's teardown (which restores
+    the default handlers) with no line at all."""
     signal.signal(signal.SIGTERM, _raise_terminated)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-            return _main(argv)
+        try:
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+                return _main(argv)
+        finally:
+            if exiting:
+                signal.pthread_sigmask(signal.SIG_BLOCK, _BLOCKED)
     except DataError as e:
         sys.stderr.write(f"{PROG}: error: {e}\n")
         return 2
@@ -2137,4 +2146,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(exiting=True))

@@ -1061,3 +1061,53 @@ def test_every_run_pins_the_cpu_kernels_not_only_the_smoke_run(tmp_path):
     if expected_coretype() == "Haswell" and "NPY_DISABLE_CPU_FEATURES" not in os.environ:
         assert env["npy_disable_cpu_features"] == "X86_V4 AVX512_ICL AVX512_SPR"
     assert env["cpu_has_avx512f"] in (True, False, None)
+
+
+def test_command_line_main_blocks_signals_once_its_work_has_ended():
+    """After main(exiting=True) returns (here: bad input, exit 2), SIGINT and SIGTERM
+    are blocked, so a late signal cannot kill the teardown without a line; main() called
+    as a library leaves the mask alone."""
+    code = (
+        "import signal, sys; sys.path.insert(0, sys.argv[1]); import ff_hybrid_mnist as ff\n"
+        "for exiting in (False, True):\n"
+        "    try:\n"
+        "        ff.main(['--epochs', '-1'], exiting=exiting)\n"
+        "    except SystemExit as e:\n"
+        "        assert e.code == 2\n"
+        "    mask = signal.pthread_sigmask(signal.SIG_BLOCK, [])\n"
+        "    print(exiting, signal.SIGINT in mask, signal.SIGTERM in mask)\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code, str(HERE)], capture_output=True, text=True, timeout=120
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split("\n")[:2] == ["False False False", "True True True"]
+
+
+def test_two_quick_sigterms_end_the_run_with_one_line_and_143():
+    """A second SIGTERM soon after the first (a supervisor that repeats itself) still ends
+    the run with exit 143 and the one line, never the signal's default death (-15)."""
+    import signal as sig
+    import time
+
+    proc = subprocess.Popen(
+        [sys.executable, str(SCRIPT), "--smoke", "--epochs", "200"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        for line in proc.stdout:
+            if "epoch" in line:
+                break
+        proc.send_signal(sig.SIGTERM)
+        time.sleep(0.02)
+        if proc.poll() is None:
+            proc.send_signal(sig.SIGTERM)
+        err = proc.stderr.read()
+        proc.wait(timeout=60)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 143, err
+    assert err.strip().splitlines() == ["ff_hybrid_mnist.py: terminated"]

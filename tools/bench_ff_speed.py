@@ -5,8 +5,10 @@ Each pair computes the same numbers (the tests check that to the bit); this scri
 times them, alternating A and B in one process so a change in the machine's load hits
 both, and reports the median time of each and the median of the pairwise ratios B / A
 (the speed-up). It then runs train_ff for one short epoch on each preset's network and
-reports its matmul_fraction. Shapes are the fast preset's (784-1000x4, batch 100 + 100, read-out on
-3,000 features in batches of 500) and the full preset's 2000 x 2000 weight matrices.
+reports its matmul_fraction, and, on a CPU with AVX-512, times that loop with the AVX2
+kernels every ff_hybrid_mnist.py run pins against the CPU's own. Shapes are the fast
+preset's (784-1000x4, batch 100 + 100, read-out on 3,000 features in batches of 500) and
+the full preset's 2000 x 2000 weight matrices.
 
     python3 tools/bench_ff_speed.py --json ff-hybrid-mnist/results/speed_bench.json
 
@@ -302,6 +304,56 @@ def fused_update(sizes: list[int], steps: int, reps: int) -> dict:
     return out
 
 
+PIN = {"OPENBLAS_CORETYPE": "Haswell", "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR"}
+OWN = {"OPENBLAS_CORETYPE": "", "NPY_DISABLE_CPU_FEATURES": ""}
+_PROBE = (
+    "import json, sys; sys.path[:0] = sys.argv[1:3]; import bench_ff_speed as b; "
+    "print(json.dumps([b.loop_fraction(s) for s in ([784] + [1000] * 4, [784] + [2000] * 4)]))"
+)
+
+
+def kernel_pair(reps: int) -> dict:
+    """train_ff's ms per step (loop_fraction, both presets' networks) with the AVX2
+    kernels that ff_hybrid_mnist.py pins and with the CPU's own, each in a fresh process
+    (the kernels are chosen when numpy starts), alternating; the median ratio own / pinned
+    per network. Only measured on a CPU with AVX-512, where the two differ."""
+    import json
+    import subprocess
+
+    if not ff._cpu_flag("avx512f"):
+        return {"available": False, "why": "the CPU has no AVX-512: both choices are the same"}
+    here = str(Path(__file__).resolve().parent)
+    runs = {"pinned": [], "own": []}
+    for _ in range(reps):
+        for name, env in (("pinned", PIN), ("own", OWN)):
+            out = subprocess.run(
+                [sys.executable, "-c", _PROBE, here, str(FF_DIR)],
+                env={**os.environ, **env},
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            runs[name].append(json.loads(out.stdout.strip().splitlines()[-1]))
+    res = {"available": True, "reps": reps}
+    for k, net in enumerate(("784-1000x4", "784-2000x4")):
+        pin = [r[k]["ms_per_step"] for r in runs["pinned"]]
+        own = [r[k]["ms_per_step"] for r in runs["own"]]
+        res[net] = {
+            "pinned_ms_per_step": round(statistics.median(pin), 3),
+            "own_ms_per_step": round(statistics.median(own), 3),
+            "own_over_pinned_median": round(
+                statistics.median(b / a for a, b in zip(pin, own, strict=True)), 3
+            ),
+            "pinned_benchmark_gflops": round(
+                statistics.median(r[k]["benchmark_gflops"] for r in runs["pinned"]), 1
+            ),
+            "own_benchmark_gflops": round(
+                statistics.median(r[k]["benchmark_gflops"] for r in runs["own"]), 1
+            ),
+        }
+    return res
+
+
 def build_parser():
     p = ff.CleanParser(prog="bench_ff_speed.py", description=__doc__.splitlines()[0])
     p.add_argument(
@@ -353,6 +405,16 @@ def main(argv=None) -> int:
             f"{fused['first_step_difference']:.1e}",
             flush=True,
         )
+    kernels = kernel_pair(args.reps)
+    if kernels["available"]:
+        for net in ("784-1000x4", "784-2000x4"):
+            k = kernels[net]
+            print(
+                f"CPU kernels, {net}: pinned AVX2 {k['pinned_ms_per_step']:.1f} ms/step, the "
+                f"CPU's own {k['own_ms_per_step']:.1f} ms/step (own / pinned "
+                f"x{k['own_over_pinned_median']:.2f})",
+                flush=True,
+            )
     record = {
         "what": "non-matmul passes of ff_hybrid_mnist, new vs plain, alternating in one process",
         "command": "python3 tools/bench_ff_speed.py --json "
@@ -363,6 +425,7 @@ def main(argv=None) -> int:
         "cases": rows,
         "train_ff_loop": loops,
         "fused_blas_update": fused,
+        "cpu_kernels": kernels,
         "sgd_step_2000x2000_s": round(sgd_step_s(5 * args.reps), 6),
         "machine": run_all.machine_description(),
         "env": ff.env_block(),
