@@ -52,14 +52,15 @@ def load_record(results_dir: Path, name: str) -> dict | None:
 
 
 #: FF runs shown in the README: record file -> label. full.json is the catalog's headline
-#: (the full preset on all 60,000 images, two seeds); full_seed2.json one more seed of the
-#: same preset, run on its own; full_55k_seed0.json the earlier 100-epoch run on 55,000
-#: images with 5,000 held out; headline.json the fast preset (written by
+#: (the full preset on all 60,000 images, two seeds); full_seed2.json and full_seed3.json
+#: more seeds of the same preset, each run on its own; full_55k_seed0.json the earlier
+#: 100-epoch run on 55,000 images with 5,000 held out; headline.json the fast preset (written by
 #: tools/run_all.py); fast_seeds.json the fast preset over seeds 0-2 (one BLAS thread each);
 #: fast_adam.json the fast network with the first recipe.
 RUNS = {
     "full": "full",
     "full_seed2": "full_seed2",
+    "full_seed3": "full_seed3",
     "full_55k_seed0": "full_55k",
     "headline": "fast",
     "fast_seeds": "fast_seeds",
@@ -811,7 +812,7 @@ def _main(argv) -> int:
         made = [fig_hybrids(outdir, args.seed, Path(args.data_dir), n=200)]
     else:
         # an extra seed of the full preset would only overlay full's curves
-        recs = {t: r for t, r in run_records(results) if t != "full_seed2"}
+        recs = {t: r for t, r in run_records(results) if not t.startswith("full_seed")}
         made = [fig_hybrids(outdir, args.seed, Path(args.data_dir))]
         a = fig_ablation(results, outdir)
         made += [a] if a else []
