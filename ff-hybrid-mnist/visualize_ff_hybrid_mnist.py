@@ -79,14 +79,25 @@ ABLATIONS = [
     "ablation_epochs5_lr001",
     "ablation_epochs5_wc002",
     "ablation_epochs5_wc008",
+    "ablation_epochs6_rerun",
+    "ablation_epochs6_batch200",
+    "ablation_epochs6_batch200_lr001",
+]
+#: The batch-size ablations and the 6-epoch run they are compared with, all made on one
+#: machine in one sitting, so their training times can be compared.
+BATCH_ABLATIONS = [
+    "ablation_epochs6_rerun",
+    "ablation_epochs6_batch200",
+    "ablation_epochs6_batch200_lr001",
 ]
 
 
-def ablation_settings(rec: dict) -> tuple[str, int, int, float, float]:
-    """(peer normalisation "on"/"off", mask blurs, FF epochs, FF rate, weight cost)."""
+def ablation_settings(rec: dict) -> tuple[str, int, int, float, float, int]:
+    """(peer normalisation "on"/"off", mask blurs, FF epochs, FF rate, weight cost,
+    positives per step)."""
     c = rec["config"]
     peer = "on" if c.get("peer_norm") else "off"
-    return (peer, c["n_blur"], c["epochs"], c["lr"], c.get("weight_cost") or 0.0)
+    return (peer, c["n_blur"], c["epochs"], c["lr"], c.get("weight_cost") or 0.0, c["batch_size"])
 
 
 def run_records(results_dir: Path):
@@ -256,8 +267,8 @@ def fig_ablation(results_dir: Path, outdir: Path) -> Path | None:
     ax.set_yticks(range(len(rows)))
     labels = []
     for rec in rows:
-        p, b, e, lr, wc = ablation_settings(rec)
-        labels.append(f"peer {p}, {b} blurs, {e} ep, lr {lr:g}, wc {wc:g}")
+        p, b, e, lr, wc, bs = ablation_settings(rec)
+        labels.append(f"peer {p}, {b} blurs, {e} ep, lr {lr:g}, wc {wc:g}, B {bs}")
     ax.set_yticklabels(labels)
     ax.invert_yaxis()
     ax.set_xlabel("held-out error % on 5,000 images (dots: seeds, bar: mean)")
@@ -431,7 +442,7 @@ def record_table(results_dir: Path, header: list[str], names: list[str], row) ->
 
 
 def _ablation_row(name: str, rec: dict) -> list[str]:
-    peer, blur, epochs, lr, wc = ablation_settings(rec)
+    peer, blur, epochs, lr, wc, bs = ablation_settings(rec)
     m = rec["metrics"]
     per = m.get("holdout_error_pct_per_seed", [m["holdout_error_pct"]])
     seeds = ", ".join(str(s) for s in rec.get("seeds", [rec["seed"]]))
@@ -441,6 +452,7 @@ def _ablation_row(name: str, rec: dict) -> list[str]:
         str(epochs),
         f"{lr:g}",
         f"{wc:g}",
+        str(bs),
         f"{', '.join(_fmt(v) for v in per)} (seeds {seeds})",
         _fmt(m["holdout_error_pct"], 3),
         _fmt(m.get("holdout_error_pct_sample_std"), 3),
@@ -449,8 +461,30 @@ def _ablation_row(name: str, rec: dict) -> list[str]:
 
 def block_ablation(results_dir: Path) -> str:
     header = ["peer normalisation", "mask blurs", "FF epochs", "FF rate", "weight cost"]
+    header += ["positives per step"]
     header += ["held-out error % per seed", "mean", "sample std"]
     return record_table(results_dir, header, ABLATIONS, _ablation_row)
+
+
+def block_batch(results_dir: Path) -> str:
+    """The batch-size ablations side by side: held-out mean and the first seed's FF time."""
+    rows = [
+        "| record | positives per step | FF rate | held-out error %, mean (sample std) of "
+        "seeds | FF train s, first seed | matmul_fraction, first seed |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name in BATCH_ABLATIONS:
+        rec = load_record(results_dir, name)
+        if rec is None:
+            continue
+        c, m, t = rec["config"], rec["metrics"], timing(rec)
+        rows.append(
+            f"| [{name}](results/{name}.json) | {c['batch_size']} | {c['lr']:g} | "
+            f"{_fmt(m['holdout_error_pct'], 3)} ({_fmt(m.get('holdout_error_pct_sample_std'), 3)})"
+            f" | {_fmt(t['ff_train_s'], 0)} | "
+            f"{_fmt(t['matmul_fraction'], 2)} |"
+        )
+    return "\n".join(rows) if len(rows) > 2 else "Not run yet."
 
 
 #: Untrained-network controls run on their own (--epochs 0): control record -> the FF run
@@ -745,6 +779,7 @@ BLOCKS = {
     "env": block_env,
     "kernels": block_kernels,
     "bound": block_bound,
+    "batch": block_batch,
 }
 
 
@@ -811,8 +846,12 @@ def _main(argv) -> int:
         recs = {"smoke": rec}
         made = [fig_hybrids(outdir, args.seed, Path(args.data_dir), n=200)]
     else:
-        # an extra seed of the full preset would only overlay full's curves
-        recs = {t: r for t, r in run_records(results) if not t.startswith("full_seed")}
+        # extra seeds of a preset would only overlay that preset's curves
+        recs = {
+            t: r
+            for t, r in run_records(results)
+            if not t.startswith("full_seed") and t != "fast_seeds"
+        }
         made = [fig_hybrids(outdir, args.seed, Path(args.data_dir))]
         a = fig_ablation(results, outdir)
         made += [a] if a else []
