@@ -469,9 +469,9 @@ def block_ablation(results_dir: Path) -> str:
 def block_batch(results_dir: Path) -> str:
     """The batch-size ablations side by side: held-out mean and the first seed's FF time."""
     rows = [
-        "| record | positives per step | FF rate | held-out error %, mean (sample std) of "
-        "seeds | FF train s, first seed | matmul_fraction, first seed |",
-        "|---|---|---|---|---|---|",
+        "| record | positives per step | FF rate | seeds | held-out error %, mean (sample "
+        "std) | FF train s, first seed | matmul_fraction, first seed |",
+        "|---|---|---|---|---|---|---|",
     ]
     for name in BATCH_ABLATIONS:
         rec = load_record(results_dir, name)
@@ -480,6 +480,7 @@ def block_batch(results_dir: Path) -> str:
         c, m, t = rec["config"], rec["metrics"], timing(rec)
         rows.append(
             f"| [{name}](results/{name}.json) | {c['batch_size']} | {c['lr']:g} | "
+            f"{rec.get('n_seeds', 1)} | "
             f"{_fmt(m['holdout_error_pct'], 3)} ({_fmt(m.get('holdout_error_pct_sample_std'), 3)})"
             f" | {_fmt(t['ff_train_s'], 0)} | "
             f"{_fmt(t['matmul_fraction'], 2)} |"
