@@ -42,6 +42,21 @@ def _early_signal_exit(signum, frame):  # until main() installs its own handlers
 
 
 SMOKE_ARGS = ("--smoke", "--preset=smoke")
+#: The AVX2 kernels of OpenBLAS and numpy, which every run uses on a CPU with AVX2 (set in
+#: the environment before numpy starts; see below).
+PINNED_KERNELS = {
+    "OPENBLAS_CORETYPE": "Haswell",
+    "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR",
+}
+
+
+def _cpu_flag(flag: str) -> bool | None:
+    """Whether /proc/cpuinfo lists `flag` (None where there is no /proc/cpuinfo)."""
+    try:
+        return flag in Path("/proc/cpuinfo").read_text().split()
+    except OSError:
+        return None
+
 
 if __name__ == "__main__":  # before the slow numpy import: a signal never shows a traceback
     signal.signal(signal.SIGTERM, _early_signal_exit)
@@ -58,9 +73,9 @@ if __name__ == "__main__":  # before the slow numpy import: a signal never shows
     # round differently, and FF training amplifies that to whole test digits (the README's
     # "CPU kernels" table, from results/headline.json and results/fast_kernel_avx512.json).
     # An explicit setting in the environment wins; an empty one restores the CPU's own.
-    if "avx2" in (Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""):
-        os.environ.setdefault("OPENBLAS_CORETYPE", "Haswell")
-        os.environ.setdefault("NPY_DISABLE_CPU_FEATURES", "X86_V4 AVX512_ICL AVX512_SPR")
+    if _cpu_flag("avx2"):
+        for _k, _v in PINNED_KERNELS.items():
+            os.environ.setdefault(_k, _v)
 
 import numpy as np  # noqa: E402
 
@@ -1577,14 +1592,6 @@ def env_block() -> dict:
         "npy_disable_cpu_features": os.environ.get("NPY_DISABLE_CPU_FEATURES", ""),
         "cpu_has_avx512f": _cpu_flag("avx512f"),
     }
-
-
-def _cpu_flag(flag: str) -> bool | None:
-    """Whether /proc/cpuinfo lists `flag` (None where there is no /proc/cpuinfo)."""
-    try:
-        return flag in Path("/proc/cpuinfo").read_text().split()
-    except OSError:
-        return None
 
 
 #: Per-seed scalar metrics that a sweep reports as mean, sample std and per-seed list.

@@ -24,8 +24,8 @@ def _early_signal_exit(signum, frame):  # until main() installs its own handlers
 if __name__ == "__main__":
     signal.signal(signal.SIGTERM, _early_signal_exit)
     signal.signal(signal.SIGINT, _early_signal_exit)
-    # the CPU kernels of ff_hybrid_mnist.py's runs (its top explains why), set before
-    # numpy is imported, so the GIF's training run does not depend on the CPU model
+    # the CPU kernels of ff_hybrid_mnist.py's runs (its PINNED_KERNELS; its top explains
+    # why), set here because matplotlib imports numpy before that module can be imported
     if "avx2" in (Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""):
         os.environ.setdefault("OPENBLAS_CORETYPE", "Haswell")
         os.environ.setdefault("NPY_DISABLE_CPU_FEATURES", "X86_V4 AVX512_ICL AVX512_SPR")

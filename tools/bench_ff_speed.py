@@ -304,8 +304,8 @@ def fused_update(sizes: list[int], steps: int, reps: int) -> dict:
     return out
 
 
-PIN = {"OPENBLAS_CORETYPE": "Haswell", "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR"}
-OWN = {"OPENBLAS_CORETYPE": "", "NPY_DISABLE_CPU_FEATURES": ""}
+PIN = ff.PINNED_KERNELS
+OWN = dict.fromkeys(PIN, "")
 _PROBE = (
     "import json, sys; sys.path[:0] = sys.argv[1:3]; import bench_ff_speed as b; "
     "print(json.dumps([b.loop_fraction(s) for s in ([784] + [1000] * 4, [784] + [2000] * 4)]))"
