@@ -986,8 +986,9 @@ def test_bench_ff_speed_loop_fraction_is_the_records_definition():
     sys.path.insert(0, str(HERE.parent / "tools"))
     import bench_ff_speed
 
-    r = bench_ff_speed.loop_fraction([784, 30, 30, 30, 30], steps=3)
+    r = bench_ff_speed.loop_fraction([784, 30, 30, 30, 30], steps=3, batch=100)
     assert r["steps"] == 3 and r["layer_sizes"] == [784, 30, 30, 30, 30]
+    assert r["batch_size"] == 100
     # the record rounds each figure to 4 decimals; a tiny network's fraction is ~0.005
     assert r["matmul_fraction"] == pytest.approx(
         r["achieved_gflops"] / r["benchmark_gflops"], rel=1e-2, abs=1e-4
@@ -995,6 +996,9 @@ def test_bench_ff_speed_loop_fraction_is_the_records_definition():
     flops = 3 * sum(2 * 2 * 200 * a * b for a, b in zip([784, 30, 30, 30], [30] * 4, strict=True))
     achieved = flops / (r["ms_per_step"] * 3e-3) / 1e9
     assert r["achieved_gflops"] == pytest.approx(achieved, rel=2e-2, abs=2e-4)
+    # the matmuls-alone ceiling uses the same flops per step and the same benchmark
+    alone = flops / 3 / (r["matmuls_alone_ms_per_step"] * 1e-3) / 1e9 / r["benchmark_gflops"]
+    assert r["matmuls_alone_fraction"] == pytest.approx(alone, rel=2e-2, abs=2e-4)
 
 
 def test_bench_fused_blas_update_is_the_same_rule():

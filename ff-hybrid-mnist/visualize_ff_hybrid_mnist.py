@@ -371,16 +371,30 @@ def block_speedbench(results_dir: Path) -> str:
         f"The same run's train_ff, one epoch of "
         f"{next(iter(rec['train_ff_loop'].values()))['steps']} steps on random images:",
         "",
-        "| network | ms per step | achieved GFLOP/s | benchmark GFLOP/s | matmul_fraction |",
-        "|---|---|---|---|---|",
+        "| network | positives per step | ms per step | achieved GFLOP/s | benchmark GFLOP/s "
+        "| matmul_fraction | its matmuls alone: ms per step, fraction |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in rec["train_ff_loop"].values():
+        alone = (
+            f"{_fmt(r['matmuls_alone_ms_per_step'], 1)}, {_fmt(r['matmuls_alone_fraction'], 2)}"
+            if "matmuls_alone_fraction" in r
+            else "not measured"
+        )
         rows.append(
             f"| {'-'.join(map(str, r['layer_sizes'][:2]))}x{len(r['layer_sizes']) - 1} | "
+            f"{r.get('batch_size', 100)} | "
             f"{_fmt(r['ms_per_step'], 1)} | {_fmt(r['achieved_gflops'], 1)} | "
-            f"{_fmt(r['benchmark_gflops'], 1)} | {_fmt(r['matmul_fraction'], 2)} |"
+            f"{_fmt(r['benchmark_gflops'], 1)} | {_fmt(r['matmul_fraction'], 2)} | {alone} |"
         )
-    full = rec["train_ff_loop"].get("2000x2000x2000x2000")
+    full = next(
+        (
+            r
+            for r in rec["train_ff_loop"].values()
+            if r["layer_sizes"][1] == 2000 and r.get("batch_size", 100) == 100
+        ),
+        None,
+    )
     sgd = rec.get("sgd_step_2000x2000_s")
     if full and sgd:
         pair_ms = 2 * 2 * 200 * 2000 * 2000 / full["benchmark_gflops"] / 1e6

@@ -5,7 +5,8 @@ Each pair computes the same numbers (the tests check that to the bit); this scri
 times them, alternating A and B in one process so a change in the machine's load hits
 both, and reports the median time of each and the median of the pairwise ratios B / A
 (the speed-up). It then runs train_ff for one short epoch on each preset's network and
-reports its matmul_fraction, and, on a CPU with AVX-512, times that loop with the AVX2
+reports its matmul_fraction (with 100 and 200 positives per step) next to that of its
+matmuls alone, and, on a CPU with AVX-512, times that loop with the AVX2
 kernels every ff_hybrid_mnist.py run pins against the CPU's own. Shapes are the fast
 preset's (784-1000x4, batch 100 + 100, read-out on 3,000 features in batches of 500) and
 the full preset's 2000 x 2000 weight matrices.
@@ -169,30 +170,59 @@ def sgd_step_s(reps: int) -> float:
     return statistics.median(times[1:])
 
 
-def loop_fraction(sizes: list[int], steps: int = 40) -> dict:
+def matmuls_alone_s(layers: list[dict], X: np.ndarray, steps: int) -> float:
+    """Seconds per step of train_ff's matmuls and nothing else: per layer the forward
+    product of the stacked (2B, d_in) batch and the weight-gradient product, into the
+    same preallocated buffers and in the same order as the training loop, `steps` times
+    (best of three blocks). Every other pass is left out, so this is the loop's ceiling:
+    the fraction no removal or fusion of the other passes can exceed."""
+    Hs = [np.empty((X.shape[0], L["W"].shape[1]), np.float32) for L in layers]
+    dWs = [np.empty_like(L["W"]) for L in layers]
+    best = np.inf
+    for _ in range(3):
+        t = time.perf_counter()
+        for _ in range(steps):
+            h = X
+            for L, H, dW in zip(layers, Hs, dWs, strict=True):
+                np.matmul(h, L["W"], out=H)
+                np.matmul(h.T, H, out=dW)
+                h = H
+        best = min(best, (time.perf_counter() - t) / steps)
+    return best
+
+
+def loop_fraction(sizes: list[int], steps: int = 40, batch: int | None = None) -> dict:
     """matmul_fraction of train_ff itself on random images: one epoch of `steps` steps
-    of 100 + 100 rows (the presets' recipe), against the fastest same-process benchmark
-    of the largest layer (the definition the records use)."""
+    of batch + batch rows (default: the fast preset's batch), against the fastest
+    same-process benchmark of the largest layer (the definition the records use); and
+    the same fraction for the loop's matmuls alone (matmuls_alone_s), its ceiling."""
+    B = batch or ff.PRESETS["fast"]["batch_size"]
     rng = np.random.default_rng(2)
-    X = rng.random((100 * steps, 784), dtype=np.float32)
+    X = rng.random((B * steps, 784), dtype=np.float32)
     cfg = {
         **ff.DEFAULTS,
         **ff.PRESETS["fast"],
         "layer_sizes": sizes,
+        "batch_size": B,
         "epochs": 1,
         "bench_min_time_s": 0.5,
     }
-    bench = ff.measure_matmul_gflops(sizes, 200, 0.5)
-    _, hist = ff.train_ff(X, cfg, rng, log=lambda *a, **k: None)
-    best = max([bench, *hist["matmul_gflops_samples"]])
+    bench = ff.measure_matmul_gflops(sizes, 2 * B, 0.5)
+    layers, hist = ff.train_ff(X, cfg, rng, log=lambda *a, **k: None)
+    alone = matmuls_alone_s(layers, ff.length_normalise(X[: 2 * B]), steps)
+    best = max([bench, *hist["matmul_gflops_samples"], ff.measure_matmul_gflops(sizes, 2 * B, 0.5)])
     achieved = hist["matmul_flops"] / hist["ff_train_s"] / 1e9
+    flops_per_step = hist["matmul_flops"] / steps
     return {
         "layer_sizes": sizes,
+        "batch_size": B,
         "steps": steps,
         "ms_per_step": round(1e3 * hist["ff_train_s"] / steps, 4),
         "achieved_gflops": round(achieved, 4),
         "benchmark_gflops": round(best, 4),
         "matmul_fraction": round(achieved / best, 4),
+        "matmuls_alone_ms_per_step": round(1e3 * alone, 4),
+        "matmuls_alone_fraction": round(flops_per_step / alone / 1e9 / best, 4),
     }
 
 
@@ -389,12 +419,16 @@ def main(argv=None) -> int:
         )
     loops = {}
     for sizes in ([784, 1000, 1000, 1000, 1000], [784, 2000, 2000, 2000, 2000]):
-        r = loops["x".join(map(str, sizes[1:]))] = loop_fraction(sizes)
-        print(
-            f"train_ff {sizes}: {r['ms_per_step']:.1f} ms/step, {r['achieved_gflops']:.0f} "
-            f"of {r['benchmark_gflops']:.0f} GFLOP/s, matmul_fraction {r['matmul_fraction']:.3f}",
-            flush=True,
-        )
+        for batch in (100, 200):
+            net = f"{sizes[0]}-{sizes[1]}x{len(sizes) - 1}"
+            r = loops[f"{net} B{batch}"] = loop_fraction(sizes, batch=batch)
+            print(
+                f"train_ff {net}, {batch} + {batch} rows: {r['ms_per_step']:.1f} ms/step, "
+                f"{r['achieved_gflops']:.0f} of {r['benchmark_gflops']:.0f} GFLOP/s, "
+                f"matmul_fraction {r['matmul_fraction']:.3f} (matmuls alone "
+                f"{r['matmuls_alone_fraction']:.3f})",
+                flush=True,
+            )
     fused = fused_update([784, 2000, 2000, 2000, 2000], steps=10, reps=max(args.reps // 2, 1))
     if fused["available"]:
         print(
