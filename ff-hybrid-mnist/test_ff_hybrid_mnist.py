@@ -777,6 +777,36 @@ def test_extra_full_seeds_and_separate_controls_reach_the_readme(tmp_path):
     )
 
 
+def test_full_batch_comparison_and_its_goal_rows(tmp_path):
+    """The 200-per-step full run sits next to full_seed3 in its own table, and the goals
+    table judges its wall time and matmul_fraction (one seed on both cores) as they are."""
+    import json
+
+    def rec(batch, wall, frac):
+        t = {"ff_train_s": wall - 100, "machine_matmul_gflops": 230.0, "matmul_fraction": frac}
+        return {
+            "config": {"seed": 3, "batch_size": batch},
+            "metrics": {"test_error_pct": 1.5, "ff_epochs_completed": 100},
+            "wall_time_s": wall,
+            "timing": t,
+        }
+
+    assert viz.block_fullbatch(tmp_path) == "Not run yet."
+    (tmp_path / "full_seed3.json").write_text(json.dumps(rec(100, 4500.0, 0.62)))
+    (tmp_path / "full_batch200_seed3.json").write_text(json.dumps(rec(200, 2699.6, 0.8)))
+    rows = viz.block_fullbatch(tmp_path).splitlines()[2:]
+    assert [r.split(" | ")[1:3] for r in rows] == [["100", "100"], ["200", "100"]]
+    assert rows[1].endswith("| 1.50 | 2600 | 2700 | 230.0 | 0.80 |")
+    goals = viz.block_goals(tmp_path)
+    what = "full preset with 200 positives per step (seed 3)"
+    assert f"| {what}, wall time | <= 2700 s (45 min) | 2700 s | yes |" in goals
+    assert f"| {what}, matmul_fraction | >= 0.8 | 0.80 | yes |" in goals
+    (tmp_path / "full_batch200_seed3.json").write_text(json.dumps(rec(200, 2701.0, 0.79)))
+    goals = viz.block_goals(tmp_path)
+    assert f"| {what}, wall time | <= 2700 s (45 min) | 2701 s | no |" in goals
+    assert f"| {what}, matmul_fraction | >= 0.8 | 0.79 | no |" in goals
+
+
 def test_readme_in_sync_with_records():
     readme = (HERE / "README.md").read_text()
     assert viz.render_readme(readme, HERE / "results") == readme
