@@ -58,11 +58,12 @@ def load_record(results_dir: Path, name: str) -> dict | None:
 #: tools/run_all.py); fast_seeds.json the fast preset over seeds 0-2 (one BLAS thread each);
 #: fast_adam.json the fast network with the first recipe; full_batch200_seed3.json the full
 #: preset's seed 3 again with 200 positives per step (FULL_BATCH).
+FULL_B200 = "full_batch200_seed3"
 RUNS = {
     "full": "full",
     "full_seed2": "full_seed2",
     "full_seed3": "full_seed3",
-    "full_batch200_seed3": "full_batch200_seed3",
+    FULL_B200: FULL_B200,
     "full_55k_seed0": "full_55k",
     "headline": "fast",
     "fast_seeds": "fast_seeds",
@@ -459,7 +460,7 @@ def record_table(results_dir: Path, header: list[str], names: list[str], row) ->
 
 #: The full preset's seed 3 with 100 and with 200 positives per step, run one after the
 #: other on the same machine with the same pinned kernels, so their times compare.
-FULL_BATCH = ["full_seed3", "full_batch200_seed3"]
+FULL_BATCH = ["full_seed3", FULL_B200]
 
 
 def _fullbatch_row(name: str, rec: dict) -> list[str]:
@@ -742,7 +743,7 @@ def block_bound(results_dir: Path) -> str:
     2700 s per seed needs matmul_fraction >= matmuls-alone / (2700 n)."""
     lines = []
     names = ["full"] + sorted(p.stem for p in Path(results_dir).glob("full_seed*.json"))
-    for name in names + ["full_batch200_seed3"]:
+    for name in names + [FULL_B200]:
         rec = load_record(results_dir, name)
         if rec is None:
             continue
@@ -793,7 +794,7 @@ def block_goals(results_dir: Path) -> str:
             epochs >= 100)  # fmt: skip
         label = "full preset, matmul_fraction" + (" (first seed)" if n > 1 else "")
         row(label, ">= 0.8", t["matmul_fraction"], t["matmul_fraction"] >= 0.8)
-    b200 = load_record(results_dir, "full_batch200_seed3")
+    b200 = load_record(results_dir, FULL_B200)
     if b200 is not None:  # one seed on both cores: its wall time is the time per seed
         what = "full preset with 200 positives per step (seed 3)"
         row(f"{what}, wall time", "<= 2700 s (45 min)", round(b200["wall_time_s"]),
